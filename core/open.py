@@ -11,7 +11,7 @@ from core.errors import CheckpointError
 from core.memory import memory_table, totals_of
 from core.model import Checkpoint
 from core.roles import classify
-from core.sniff import find_reader
+from core.sniff import locate
 from core.tree import build_tree
 
 ProgressFn = Callable[[int, int], None]
@@ -35,7 +35,7 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
     path = Path(path).expanduser()
     if progress:
         progress(0, 3)
-    reader = find_reader(path)
+    reader, path = locate(path)
     try:
         result = reader.read(path)
     except CheckpointError:

@@ -11,6 +11,9 @@ from core.errors import CheckpointError
 from core.readers.base import Reader
 
 HEAD_BYTES = 128
+MAX_FOLDER_ENTRIES = 256
+# configs, notes and logs beside a model: never a model file themselves
+SIDE_FILE_SUFFIXES = {".json", ".yaml", ".yml", ".toml", ".txt", ".md", ".log", ".csv", ".py"}
 KNOWN_SUFFIXES = {
     ".safetensors",
     ".pt",
@@ -64,6 +67,12 @@ def read_head(path: Path) -> bytes:
 
 
 def find_reader(path: Path) -> Reader:
+    return locate(path)[0]
+
+
+def locate(path: Path) -> tuple[Reader, Path]:
+    """The reader for `path` and the path it reads: a folder no reader claims as a whole opens as
+    the one model file inside it (an ONNX export with its external data, a lone GGUF)."""
     if not path.exists():
         raise CheckpointError(path, "no such file or folder")
     if not path.is_dir() and not path.is_file():
@@ -74,16 +83,53 @@ def find_reader(path: Path) -> Reader:
         raise CheckpointError(path, "the file is empty")
     for reader in readers():
         if reader.match(path, head):
-            return reader
+            return reader, path
     if path.is_dir():
-        raise CheckpointError(
-            path,
-            "the folder holds no checkpoint ParamScope can read",
-            "open a model file instead",
-        )
+        return _single_model_file(path)
     named = f"its name ends in {path.suffix} but " if path.suffix in KNOWN_SUFFIXES else ""
     raise CheckpointError(
         path,
         "not a checkpoint ParamScope can read",
         f"{named}its first bytes {head[:8]!r} match no known format",
     )
+
+
+def _single_model_file(folder: Path) -> tuple[Reader, Path]:
+    found: list[tuple[Reader, Path]] = []
+    for file in _folder_candidates(folder):
+        try:
+            head = read_head(file)
+        except CheckpointError:
+            continue  # an unreadable neighbour is not what the person asked to open
+        for reader in readers():
+            if head and reader.match(file, head):
+                found.append((reader, file))
+                break
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise CheckpointError(
+            folder,
+            "the folder holds no checkpoint ParamScope can read",
+            "open a model file instead",
+        )
+    names = ", ".join(file.name for _, file in found[:6]) + (" …" if len(found) > 6 else "")
+    raise CheckpointError(
+        folder, f"the folder holds {len(found)} different model files", f"open one of {names}"
+    )
+
+
+def _folder_candidates(folder: Path) -> list[Path]:
+    """Regular files worth a look, by name only to skip what is surely text; a bounded number, so
+    a folder of a million images costs nothing."""
+    try:
+        entries = sorted(folder.iterdir())[:MAX_FOLDER_ENTRIES]
+    except OSError as error:
+        raise CheckpointError(
+            folder, f"cannot list the folder ({error.strerror or error})"
+        ) from None
+    return [
+        p
+        for p in entries
+        if not p.name.startswith(".") and p.suffix.lower() not in SIDE_FILE_SUFFIXES and p.is_file()
+    ]
