@@ -208,12 +208,21 @@ class SummaryView(QWidget):
         for key, value in list(ckpt.facts.items())[:MAX_METADATA]:
             parts.append(f"{label(_esc(key))} {_esc(_short(value))}")
         shown = 0
+        said = {str(v) for v in ckpt.facts.values()}
         for key, value in ckpt.metadata.items():
-            if shown >= MAX_METADATA or key in ckpt.facts:
+            if shown >= MAX_METADATA or key in ckpt.facts or _repeats(value, said):
                 continue
             parts.append(f"{label(_esc(key))} {_esc(_short(value))}")
             shown += 1
         return parts
+
+
+def _repeats(value: object, said: set[str]) -> bool:
+    """Whether a metadata entry only restates a fact already on the line (ONNX `ir_version` beside
+    "IR 14", GGUF `general.architecture` beside "architecture llama")."""
+    if isinstance(value, dict):
+        return bool(value) and all(str(v) in said for v in value.values())
+    return str(value) in said
 
 
 def _short(value: object, limit: int = 60) -> str:

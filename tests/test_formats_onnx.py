@@ -53,7 +53,8 @@ def test_initializers_match_onnx(tmp_path, external):
         assert len(ckpt.files) == 2 and ckpt.files[1].name == "mlp.onnx.data"
         assert all(t.source.file.name == "mlp.onnx.data" for t in ckpt.tensors)
     assert ckpt.facts["opset"] == "17" and ckpt.facts["producer"] == "paramscope-tests"
-    assert ckpt.hyperparams["onnx metadata_props"] == {"epochs": "3", "learning_rate": "0.001"}
+    # metadata_props are strings; a number written as text is read back as that number
+    assert ckpt.hyperparams["onnx metadata_props"] == {"epochs": 3, "learning_rate": 0.001}
     assert ckpt.metadata["operators"] == {"Gemm": 2, "Relu": 1}
 
 

@@ -394,3 +394,22 @@ def test_close_others_keeps_one_tab(qtbot, window: MainWindow, tmp_path: Path) -
     keep = window.tabs.widget(1)
     window.close_others(keep)
     assert window.tabs.count() == 1 and window.current_tab() is keep
+
+
+def test_the_summary_says_each_fact_once(qtbot, tmp_path: Path) -> None:
+    from format_fixtures import write_gguf, write_onnx
+
+    from core.open import open_checkpoint
+    from gui.summary import SummaryView
+
+    write_onnx(tmp_path / "m.onnx", external=False)
+    write_gguf(tmp_path / "m.gguf")
+    for name, facts, restated in (
+        ("m.onnx", ("opset", "IR", "producer"), ("ir_version", "producer_name", "opset_import")),
+        ("m.gguf", ("architecture",), ("general.architecture",)),
+    ):
+        view = SummaryView(open_checkpoint(tmp_path / name))
+        qtbot.addWidget(view)
+        text = view.details.text()
+        assert all(f">{fact}<" in text for fact in facts), text
+        assert not any(f">{key}<" in text for key in restated), text

@@ -548,3 +548,29 @@ def test_architecture_check_on_gpt2_layout_has_no_false_alarms(tmp_path: Path) -
         "layers": "match",
         "heads": "unknown",  # a fused q/k/v weight does not say how it splits
     }
+
+
+def test_safetensors_metadata_text_keeps_its_numbers_and_its_strings(tmp_path: Path) -> None:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    path = tmp_path / "m.safetensors"
+    metadata = {
+        "learning_rate": "0.0003",
+        "epochs": "12",
+        "fp16": "true",
+        "commit": "123e4",  # a JSON number, but not written as Python would: stays text
+        "version": "1.0.2",
+        "config": '{"layers": 2}',
+    }
+    save_file({"w": np.zeros((2, 2), np.float32)}, str(path), metadata=metadata)
+    source = open_checkpoint(path).hyperparams["safetensors:__metadata__"]
+    assert source == {
+        "learning_rate": 0.0003,
+        "epochs": 12,
+        "fp16": True,
+        "commit": "123e4",
+        "version": "1.0.2",
+        "config": {"layers": 2},
+    }
+    assert type(source["epochs"]) is int and type(source["learning_rate"]) is float

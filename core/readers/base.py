@@ -7,6 +7,7 @@ then classifies them, builds the module tree and the totals, so no reader repeat
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,3 +37,20 @@ class Reader(Protocol):
     def read(self, path: Path) -> ReadResult:
         """Read headers only; raise CheckpointError for anything malformed."""
         ...
+
+
+def value_from_text(value: Any) -> Any:
+    """A metadata string as the value it spells: JSON objects and lists (configs), and numbers and
+    booleans written exactly as JSON writes them ("0.001", "12", "true"); anything else, such as
+    "1.0.2" or "123e4", stays the text it is."""
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return value
+    if isinstance(parsed, (dict, list)):
+        return parsed
+    if isinstance(parsed, (bool, int, float)) and json.dumps(parsed) == value:
+        return parsed
+    return value

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.errors import CheckpointError
 from core.model import DataSource, TensorInfo
-from core.readers.base import ReadResult
+from core.readers.base import ReadResult, value_from_text
 from core.units import exact
 
 # TensorProto.DataType → canonical dtype (types ParamScope has no name for are listed, not read)
@@ -236,7 +236,9 @@ def _read(path: Path, data: mmap.mmap) -> ReadResult:
         metadata["graph"] = graph_name
     metadata["operators"] = dict(sorted(ops.items(), key=lambda kv: -kv[1]))
     if props:
-        result.hyperparams["onnx metadata_props"] = dict(props)
+        result.hyperparams["onnx metadata_props"] = {
+            k: value_from_text(v) for k, v in props.items()
+        }
         metadata["metadata_props"] = props
     producer = " ".join(
         str(metadata[k]) for k in ("producer_name", "producer_version") if metadata.get(k)

@@ -14,7 +14,7 @@ from typing import Any
 from core.dtypes import DTYPES, SAFETENSORS_DTYPES
 from core.errors import CheckpointError
 from core.model import DataSource, TensorInfo
-from core.readers.base import ReadResult
+from core.readers.base import ReadResult, value_from_text
 from core.units import exact
 
 MAX_HEADER = 100_000_000  # the safetensors library refuses larger headers too
@@ -282,16 +282,6 @@ def _finish(result: ReadResult) -> None:
     for key, value in result.metadata.items():
         if key == "format" or key.startswith("index."):
             continue
-        source[key] = _maybe_json(value)
+        source[key] = value_from_text(value)
     if source:
         result.hyperparams["safetensors:__metadata__"] = source
-
-
-def _maybe_json(value: Any) -> Any:
-    """safetensors metadata values are strings; many hold JSON (configs, lists)."""
-    if isinstance(value, str) and value[:1] in ("{", "["):
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
