@@ -3,8 +3,9 @@
 LoRA: a PEFT folder (`adapter_config.json` + `adapter_model.safetensors`) or `lora_A`/`lora_B`
 (`lora_down`/`lora_up`, GGUF `lora_a`/`lora_b`) pairs inside any checkpoint. We report rank,
 alpha, target modules and the base model, the adapter's parameters, and their share of the base
-model's when the base size is known: from base weights in the same checkpoint, or from a base
-checkpoint on this disk that the config names (a local path; nothing is looked up online).
+model's when the base size is known: from base weights in the same checkpoint, from a base
+checkpoint on this disk that the config names (a local path, or a repository id already in the
+local Hugging Face cache; nothing is looked up online), or from a base opened beside it.
 
 Quantised safetensors: integer weights with scale tensors beside them (int8 + `weight_scale`,
 GPTQ/AWQ `qweight` + `scales`/`qzeros`, bitsandbytes `SCB`). `core.roles` already counts the
@@ -15,6 +16,7 @@ integers into the values the model computes with, where the scales make that pos
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -101,13 +103,43 @@ def _describe_lora(checkpoint: Checkpoint) -> None:
     else:
         # LoRA pairs inside a full checkpoint: the rest of it is the base model
         base_params, where = checkpoint.totals.params - adapter_params, "in this checkpoint"
+    facts["adapter params"] = _share_text(adapter_params, base_params, where)
+
+
+def _share_text(adapter_params: int, base_params: int, where: str) -> str:
     text = units.count(adapter_params)
     if base_params:
         text += (
             f" = {units.percent(adapter_params, base_params)} % of the base model's "
             f"{units.count(base_params)} ({where})"
         )
-    facts["adapter params"] = text
+    return text
+
+
+def needs_base(checkpoint: Checkpoint) -> bool:
+    """Whether this is an adapter whose share of its base is not known yet."""
+    text = checkpoint.facts.get("adapter params")
+    return bool(text) and "%" not in text
+
+
+def relate_to_base(adapter: Checkpoint, base: Checkpoint) -> bool:
+    """Measure an adapter against a base checkpoint opened beside it (another tab): the base must
+    hold a weight for every module the adapter adapts, named as PEFT names them
+    (`base_model.model.<module>`). Returns whether the adapter's facts changed."""
+    if base is adapter or not needs_base(adapter) or lora_modules(base.tensors):
+        return False
+    modules = lora_modules(adapter.tensors)
+    if not modules:
+        return False
+    names = {t.name for t in base.tensors}
+    for module in modules:
+        inner = module.removeprefix("base_model.model.")
+        if not any(f"{name}.weight" in names for name in (inner, module, f"model.{inner}")):
+            return False
+    adapter.facts["adapter params"] = _share_text(
+        adapter.totals.params, base.totals.params, f"base {base.name}"
+    )
+    return True
 
 
 def _rank(pair: dict[str, TensorInfo]) -> int:
@@ -153,6 +185,8 @@ def _local_base_params(checkpoint: Checkpoint, base_name: Any) -> int:
     if not candidate.is_absolute():
         candidate = folder / candidate
     try:
+        if not candidate.exists():
+            candidate = _hub_cache_snapshot(base_name) or candidate
         if not candidate.exists() or candidate.resolve() == checkpoint.path.resolve():
             return 0
     except OSError:
@@ -165,6 +199,23 @@ def _local_base_params(checkpoint: Checkpoint, base_name: Any) -> int:
     except CheckpointError as error:
         checkpoint.warnings.append(f"the base model {base_name} could not be opened ({error})")
         return 0
+
+
+def _hub_cache_snapshot(repo_id: str) -> Path | None:
+    """The newest snapshot of a Hugging Face repository in the local hub cache, if the person has
+    downloaded it before (`~/.cache/huggingface/hub/models--org--name/snapshots/<commit>`).
+    Only the disk is read: nothing is fetched."""
+    if repo_id.count("/") != 1 or repo_id.startswith((".", "/", "~")):
+        return None
+    cache = os.environ.get("HF_HUB_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(Path.home(), ".cache", "huggingface"), "hub"
+    )
+    snapshots = Path(cache) / f"models--{repo_id.replace('/', '--')}" / "snapshots"
+    try:
+        found = [p for p in snapshots.iterdir() if p.is_dir()]
+    except OSError:
+        return None
+    return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 
 def _describe_quantisation(checkpoint: Checkpoint) -> None:

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 )
 
 from core import units
+from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
 from core.model import Checkpoint
 from gui import demo_path
@@ -557,9 +558,25 @@ class MainWindow(QMainWindow):
                 f"{units.exact(checkpoint.totals.tensors)} tensors · "
                 f"{files} file{'s' if files != 1 else ''}"
             )
+            self._relate_adapters()
             if self.tabs.currentWidget() is tab:
                 self._current_changed(index)
             self.opened.emit(tab)
+
+    def _relate_adapters(self) -> None:
+        """An adapter's share of its base shows as soon as the base is open in another tab."""
+        opened = [
+            t.checkpoint
+            for t in map(self.tabs.widget, range(self.tabs.count()))
+            if isinstance(t, CheckpointTab) and t.checkpoint is not None
+        ]
+        for tab in map(self.tabs.widget, range(self.tabs.count())):
+            if not isinstance(tab, CheckpointTab) or tab.checkpoint is None:
+                continue
+            if needs_base(tab.checkpoint) and any(
+                relate_to_base(tab.checkpoint, base) for base in opened
+            ):
+                tab.summary.refresh()
 
     def _failed(self, job: Job, message: str) -> None:
         tab = self._job_over(job)

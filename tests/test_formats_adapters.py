@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from core import units
-from core.adapters import effective_values, lora_modules, scale_for
+from core.adapters import effective_values, lora_modules, needs_base, relate_to_base, scale_for
 from core.open import open_checkpoint
 
 
@@ -50,6 +50,55 @@ def test_share_of_a_local_base_model(tmp_path):
     expected = f"{units.percent(adapter, base_params)} % of the base model's"
     assert expected in ckpt.facts["adapter params"] and "local base" in ckpt.facts["adapter params"]
     assert ckpt.facts["adapter"] == "LoRA r=4 α=16 (scale 4)"
+
+
+def llama_like_base(folder, width: int = 32, layers: int = 2):
+    """Base weights named as a Hugging Face Llama names them, for the adapter fixture's modules."""
+    folder.mkdir(parents=True)
+    state = {"model.embed_tokens.weight": torch.randn(100, width)}
+    for i in range(layers):
+        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            state[f"model.layers.{i}.self_attn.{proj}.weight"] = torch.randn(width, width)
+    save_file(state, str(folder / "model.safetensors"))
+    return sum(t.numel() for t in state.values())
+
+
+def test_share_of_a_base_in_the_local_hugging_face_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "hub"
+    snapshot = cache / "models--tiny-org--tiny-llama" / "snapshots" / "0123abcd"
+    base_params = llama_like_base(snapshot)
+    monkeypatch.setenv("HF_HUB_CACHE", str(cache))
+    write_peft_adapter(tmp_path / "adapter")  # names tiny-org/tiny-llama as its base
+    ckpt = open_checkpoint(tmp_path / "adapter")
+    adapter = ckpt.totals.params
+    assert (
+        f"{units.percent(adapter, base_params)} % of the base model's"
+        in (ckpt.facts["adapter params"])
+    )
+    assert not needs_base(ckpt)
+
+
+def test_share_of_a_base_opened_beside_the_adapter(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    base_params = llama_like_base(tmp_path / "llama-base")
+    write_peft_adapter(tmp_path / "adapter")
+    adapter = open_checkpoint(tmp_path / "adapter")
+    base = open_checkpoint(tmp_path / "llama-base")
+    unrelated = open_checkpoint(save_unrelated(tmp_path / "other.safetensors"))
+    assert needs_base(adapter)
+
+    assert not relate_to_base(adapter, unrelated)  # no q_proj/v_proj weights to adapt
+    assert not relate_to_base(adapter, adapter)
+    assert relate_to_base(adapter, base)
+    share = units.percent(adapter.totals.params, base_params)
+    assert f"{share} % of the base model's" in adapter.facts["adapter params"]
+    assert "(base llama-base)" in adapter.facts["adapter params"]
+    assert not needs_base(adapter) and not relate_to_base(adapter, base)
+
+
+def save_unrelated(path):
+    save_file({"encoder.0.weight": torch.randn(4, 4)}, str(path))
+    return path
 
 
 def test_lora_pairs_inside_a_full_checkpoint(tmp_path):

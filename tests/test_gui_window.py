@@ -13,6 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFileOpenEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 from safetensors.numpy import save_file
 
+from core import units
 from core.model import CATEGORIES
 from gui.app import file_open_filter, launch, main, parse
 from gui.layer_tree import PARAMS, SORT_ROLE
@@ -413,3 +414,22 @@ def test_the_summary_says_each_fact_once(qtbot, tmp_path: Path) -> None:
         text = view.details.text()
         assert all(f">{fact}<" in text for fact in facts), text
         assert not any(f">{key}<" in text for key in restated), text
+
+
+def test_an_adapter_measures_itself_against_a_base_opened_beside_it(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch
+) -> None:
+    from format_fixtures import write_peft_adapter
+    from test_formats_adapters import llama_like_base
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-cache"))
+    base_params = llama_like_base(tmp_path / "llama-base")
+    write_peft_adapter(tmp_path / "adapter")
+    window.open_path(tmp_path / "adapter")
+    (adapter,) = wait_opened(qtbot, window, 1)
+    assert "%" not in adapter.summary.details.text()
+
+    window.open_path(tmp_path / "llama-base")
+    wait_opened(qtbot, window, 2)
+    share = units.percent(adapter.checkpoint.totals.params, base_params)
+    assert f"{share} % of the base model" in adapter.summary.details.text()
