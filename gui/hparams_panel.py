@@ -710,6 +710,11 @@ class HyperparamPanel(QWidget):
         try:
             if config.get(path) is not MISSING:
                 raise HParamError(f"{dotted(path)} already exists")
+            spelling = config.known_spelling(path)
+            if spelling is not None:
+                raise HParamError(
+                    f"{dotted(path)} is already here as {dotted(spelling)}: edit that value"
+                )
             parent = config.get(path[:-1]) if len(path) > 1 else config.current
             if parent is not MISSING and not isinstance(parent, dict):
                 raise HParamError(f"{dotted(path[:-1])} holds a value, not a mapping of keys")

@@ -574,3 +574,17 @@ def test_safetensors_metadata_text_keeps_its_numbers_and_its_strings(tmp_path: P
         "config": {"layers": 2},
     }
     assert type(source["epochs"]) is int and type(source["learning_rate"]) is float
+
+
+def test_cli_set_under_another_spelling_edits_the_existing_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = files.lightning_run(tmp_path / "run")  # its hyper_parameters say `lr`
+    args = ["hparams", str(ckpt), "--json", "--source", "checkpoint:hyper_parameters"]
+    assert cli_main([*args, "--set", "learning_rate=2e-4"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["values"]["lr"] == 2e-4 and "learning_rate" not in data["values"]
+    assert [e["key"] for e in data["edits"]] == ["lr"]
+    # a key that is no known spelling of an existing one is still added as asked
+    assert cli_main([*args, "--set", "label_smoothing=0.1"]) == 0
+    assert json.loads(capsys.readouterr().out)["values"]["label_smoothing"] == 0.1

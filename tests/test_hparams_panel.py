@@ -125,6 +125,8 @@ def test_add_remove_reset_all_undoable(panel: HyperparamPanel, lightning) -> Non
     assert panel.model.index_of(("optim", "momentum")).isValid()
     assert not panel.add_key("lr", "1")  # exists
     assert "already exists" in panel.message.text()
+    assert not panel.add_key("learning_rate", "1")  # the same key spelled another way
+    assert "already here as lr" in panel.message.text()
     assert panel.remove_key(("notes",))
     assert not panel.model.index_of(("notes",)).isValid()
     assert "+ optim.momentum: 0.9" in panel.diff_text()

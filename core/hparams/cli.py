@@ -74,6 +74,7 @@ def _apply(config: EditableConfig, assignment: str) -> None:
     if not sep or not key.strip():
         raise HParamError(f"--set {assignment!r}: write it as dotted.key=value")
     path = config.resolve(key.strip())
+    path = config.known_spelling(path) or path
     if config.get(path) is MISSING:
         config.add(path, value)
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.hparams import yaml_safe
-from core.hparams.keys import KeySpec, spec_for
+from core.hparams.keys import KeySpec, canonical, spec_for
 from core.hparams.merge import KeyPath, Merged, dotted, flatten, log_history, merge
 
 MERGED = "merged"
@@ -218,6 +218,21 @@ class EditableConfig:
                 path.extend(parts[i:])
                 break
         return tuple(path)
+
+    def known_spelling(self, path: KeyPath) -> KeyPath | None:
+        """The existing key that a missing known key is another spelling of: `learning_rate` when
+        the config says `lr`, looked for beside it first, then (for a bare name) anywhere, and only
+        when exactly one key answers."""
+        name = canonical(path)
+        if name is None or self.get(path) is not MISSING:
+            return None
+        leaves = [p for p in flatten(self.current) if canonical(p) == name]
+        beside = [p for p in leaves if p[:-1] == path[:-1]]
+        if len(beside) == 1:
+            return beside[0]
+        if len(path) == 1 and len(leaves) == 1:
+            return leaves[0]
+        return None
 
     # --- editing ---------------------------------------------------------------------------------
     def set(self, path: KeyPath, value: Any) -> tuple[Any, Any]:
