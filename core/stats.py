@@ -14,7 +14,9 @@ How, and why this way:
   exact histogram for any bin count or range, and exact percentiles, all from the counts.
 - Wider types take two passes: moments first (per-chunk two-pass mean and squared deviations in
   float64, merged with Chan's formula so std is exact to ~1e-15), then the histogram over the
-  range the first pass found.
+  range the first pass found. Their exact percentiles, asked for one tensor or module at a time,
+  take a radix select over order-preserving integer keys: 16 bits per pass, counted only inside
+  the buckets that hold the wanted ranks (two more passes for 32-bit types, four for 64-bit).
 - `np.bincount` holds the GIL (two threads run slower than one), so big jobs (≥ 48 MiB) are
   spread over worker processes in units of ≤ 16 MiB; small ones run in the calling thread.
   Results are folded in as they arrive, so a whole-model request holds a few partial results,
@@ -98,7 +100,8 @@ class TensorStats:
 
     min … l2 are over the finite values and None when there are none. `edges`/`counts` are the
     histogram (len(edges) == len(counts) + 1); `outside` counts finite values beyond a chosen
-    range. `percentiles` maps percent → value, exact, for types of ≤ 16 bits (else None).
+    range. `percentiles` maps percent → value, exact as numpy's; None for a mix of ≤ 16-bit and
+    wider types, or of wide types with different bits.
     """
 
     name: str
@@ -316,7 +319,7 @@ class _ValueCounts:
         ends = np.cumsum(c)  # order statistics ends[i-1] … ends[i]-1 have value v[i]
         result: dict[float, float] = {}
         for p in percents:
-            position = (n - 1) * p / 100.0
+            position = (n - 1) * (p / 100.0)  # numpy: q / 100 first, then × (n − 1)
             below = math.floor(position)
             frac = position - below
             a = v[np.searchsorted(ends, below, side="right")]
@@ -358,6 +361,8 @@ class _Unit:
     nonfinite: bool = True  # for "hist": whether NaN/Inf must be filtered out
     chunk_bytes: int = CHUNK_BYTES
     encoding: str = ""  # a GGML block type: chunks are dequantised float32 values
+    shift: int = 0  # for "digits": which 16 bits of the order key to count
+    prefixes: tuple[int, ...] = ()  # for "digits": only keys whose higher bits are one of these
 
 
 def _read_exact(handle: Any, view: memoryview, file: str) -> None:
@@ -511,6 +516,8 @@ def _run_unit(
                 part = patterns[start : start + _BINCOUNT_ELEMENTS]
                 counts += np.bincount(part, minlength=1 << bits)
         return _Counted.from_dense(unit.dtype, counts)  # sparse: less to send back
+    if unit.mode == "digits":
+        return _count_digits(unit, cancelled, advance)
     if unit.mode == "moments":
         total = _Moments()
         for chunk in _chunks(unit, cancelled, advance):
@@ -525,6 +532,57 @@ def _run_unit(
         if unit.nonfinite:
             values = values[np.isfinite(values)]
         counts += np.histogram(values, unit.bins, range=span)[0]
+    return counts
+
+
+def _order_keys(values: np.ndarray, nonfinite: bool) -> np.ndarray:
+    """Unsigned integers that sort as the finite values do (IEEE floats: flip every bit of a
+    negative number, only the sign bit of a positive one; signed ints: flip the sign bit)."""
+    kind, width = values.dtype.kind, values.dtype.itemsize * 8
+    unsigned = np.dtype(f"<u{width // 8}")
+    if kind == "u":
+        return values
+    sign = unsigned.type(1 << (width - 1))
+    if kind == "i":
+        return values.view(unsigned) ^ sign
+    if nonfinite:
+        values = values[np.isfinite(values)]
+    negative = (values.view(f"<i{width // 8}") >> (width - 1)).view(unsigned)  # 0 or all ones
+    return values.view(unsigned) ^ (negative | sign)
+
+
+def _from_order_key(key: int, dtype: np.dtype) -> float:
+    width = dtype.itemsize * 8
+    unsigned = np.dtype(f"<u{width // 8}")
+    if dtype.kind == "f":
+        sign = 1 << (width - 1)
+        key = key ^ sign if key & sign else ~key & ((1 << width) - 1)
+    elif dtype.kind == "i":
+        key ^= 1 << (width - 1)
+    return float(np.array(key, unsigned).view(dtype.newbyteorder("<")))
+
+
+def _count_digits(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> np.ndarray:
+    """One radix-select pass: how often each 16-bit digit at `unit.shift` of the order keys
+    occurs, per wanted prefix (the key's bits above the digit), one row per prefix."""
+    rows = max(1, len(unit.prefixes))
+    counts = np.zeros((rows, 1 << 16), np.int64)
+    above = unit.shift + 16
+    for chunk in _chunks(unit, cancelled, advance):
+        keys = _order_keys(chunk, unit.nonfinite)
+        for start in range(0, keys.size, _BINCOUNT_ELEMENTS):
+            part = keys[start : start + _BINCOUNT_ELEMENTS]
+            if not unit.prefixes:  # the top digit: every key counts
+                counts[0] += np.bincount((part >> unit.shift).astype(np.intp), minlength=1 << 16)
+                continue
+            top = part >> above
+            for row, prefix in enumerate(unit.prefixes):
+                chosen = part[top == prefix]
+                if chosen.size:
+                    digits = ((chosen >> unit.shift) & 0xFFFF).astype(np.intp)
+                    counts[row] += np.bincount(digits, minlength=1 << 16)
     return counts
 
 
@@ -669,6 +727,7 @@ _summary_bytes = 0
 SUMMARY_CACHE_BYTES = 256 << 20
 _histograms: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _results: OrderedDict[tuple, TensorStats] = OrderedDict()
+_percentile_results: OrderedDict[tuple, dict[float, float]] = OrderedDict()
 _RESULTS_KEPT = 4096
 
 
@@ -678,6 +737,7 @@ def clear_cache() -> None:
         _summaries.clear()
         _histograms.clear()
         _results.clear()
+        _percentile_results.clear()
         _summary_bytes = 0
 
 
@@ -921,6 +981,74 @@ def _histograms_for(
     return results
 
 
+def _key_dtype(t: TensorInfo) -> np.dtype:
+    """The type whose bits the order keys of a wide tensor are made from."""
+    return np.dtype(np.float32) if _readable(t).encoding else storage_dtype(t.dtype)
+
+
+def _radix_passes(t: TensorInfo) -> int:
+    return _key_dtype(t).itemsize * 8 // 16
+
+
+def _wide_percentiles(
+    requests: list[tuple[TensorInfo, tuple]], finite: int, ctx: _Context
+) -> dict[float, float] | None:
+    """numpy's ('linear') percentiles of wide tensors' finite values, exact, by radix select:
+    each pass counts one 16-bit digit of the order keys, only within the buckets that hold the
+    wanted ranks, so memory stays at one 65,536-entry table per rank (two passes for 32-bit
+    types, four for 64-bit). None when the tensors' types differ (no common order key)."""
+    dtypes = {_key_dtype(t) for t, _ in requests}
+    if finite == 0 or len(dtypes) != 1:
+        return None
+    (dtype,) = dtypes
+    cache_key = tuple(key for _, key in requests)
+    cached = _cached(_percentile_results, cache_key)
+    if cached is not None:
+        return cached
+    width = dtype.itemsize * 8
+    positions = {p: (finite - 1) * (p / 100.0) for p in PERCENTILES}
+    ranks = sorted(
+        {
+            r
+            for pos in positions.values()
+            for r in (math.floor(pos), min(math.floor(pos) + 1, finite - 1))
+        }
+    )
+    prefix = dict.fromkeys(ranks, 0)  # the order key's bits found so far, per rank
+    within = {r: r for r in ranks}  # the rank among the keys sharing that prefix
+    for shift in range(width - 16, -1, -16):
+        wanted = () if shift == width - 16 else tuple(sorted(set(prefix.values())))
+        table = np.zeros((max(1, len(wanted)), 1 << 16), np.int64)
+        units: list[_Unit] = []
+        for t, key in requests:
+            summary = _cached(_summaries, key)
+            clean = summary is not None and summary.moments.nan + summary.moments.inf == 0
+            units += _units_of(
+                t, "digits", ctx.chunk_bytes, shift=shift, prefixes=wanted, nonfinite=not clean
+            )
+
+        def collect(_index: int, counts: np.ndarray, table: np.ndarray = table) -> None:
+            table += counts
+
+        _run_units(units, ctx, collect)
+        row_of = {p: i for i, p in enumerate(wanted)}
+        for r in ranks:
+            ends = np.cumsum(table[row_of.get(prefix[r], 0)])
+            digit = int(np.searchsorted(ends, within[r], side="right"))
+            within[r] -= int(ends[digit - 1]) if digit else 0
+            prefix[r] = (prefix[r] << 16) | digit
+    value = {r: _from_order_key(prefix[r], dtype) for r in ranks}
+    result: dict[float, float] = {}
+    for p, position in positions.items():
+        below = math.floor(position)
+        frac = position - below
+        a, b = value[below], value[min(below + 1, finite - 1)]
+        # numpy's _lerp: interpolate from the nearer end for accuracy
+        result[p] = float(a + (b - a) * frac if frac < 0.5 else b - (b - a) * (1 - frac))
+    _remember(_percentile_results, cache_key, result)
+    return result
+
+
 def _histogram_range(
     moments: _Moments, value_range: tuple[float, float] | None
 ) -> tuple[float, float]:
@@ -987,8 +1115,10 @@ class _Accumulator:
         value_range: tuple[float, float] | None,
         ctx: _Context,
         wide_counts: np.ndarray | None = None,
+        wide_percentiles: bool = False,
     ) -> TensorStats:
-        """The combined statistics; `wide_counts` is the wide tensors' histogram if known."""
+        """The combined statistics; `wide_counts` is the wide tensors' histogram if known.
+        Wide tensors' percentiles cost two to four more passes: only when asked."""
         parts = self.counted + [_Counted.from_dense(d, dense) for d, dense in self.dense.items()]
         table = _ValueCounts.of(parts) if parts else None
         total = _Moments()
@@ -1013,6 +1143,8 @@ class _Accumulator:
         percentiles = None
         if table is not None and not self.wide_tensors and finite:
             percentiles = table.percentiles(PERCENTILES)
+        elif table is None and self.wide_tensors and wide_percentiles:
+            percentiles = _wide_percentiles(self.wide_tensors, finite, ctx)
         dtypes = sorted({t.dtype for t in self.tensors})
         return stats_from_moments(
             name,
@@ -1110,24 +1242,31 @@ def group_stats(
             progress(1, 1)
         return cached
     ctx = _Context(
-        _Tracker(_planned_bytes(tensors, bins), progress), cancelled, workers, chunk_bytes
+        _Tracker(_planned_bytes(tensors, bins, percentiles=True), progress),
+        cancelled,
+        workers,
+        chunk_bytes,
     )
     together = _Accumulator()
     _summaries_for(tensors, ctx, together.add)
-    result = together.finish(name, bins, value_range, ctx)
+    result = together.finish(name, bins, value_range, ctx, wide_percentiles=True)
     _remember(_results, cache_key, result)
     if progress is not None:
         progress(ctx.tracker.total, ctx.tracker.total)
     return result
 
 
-def _planned_bytes(tensors: Sequence[TensorInfo], bins: int) -> int:
+def _planned_bytes(tensors: Sequence[TensorInfo], bins: int, percentiles: bool = False) -> int:
     total = 0
-    for key, t in {_key(t): t for t in tensors}.items():
+    keys = {_key(t): t for t in tensors}
+    for key, t in keys.items():
         if _cached(_summaries, key) is None:
             total += _pass_bytes(t)
         if bins > 0 and not is_counted(t.dtype):
             total += _pass_bytes(t)  # the histogram pass (skipped later if cached)
+    wide_only = not any(is_counted(t.dtype) for t in keys.values())
+    if percentiles and wide_only and _cached(_percentile_results, tuple(keys)) is None:
+        total += sum(_radix_passes(t) * _pass_bytes(t) for t in keys.values())  # radix select
     return total
 
 

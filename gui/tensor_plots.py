@@ -188,8 +188,8 @@ _TABLE_ROWS: tuple[tuple[str, str], ...] = (
     ("zeros", "values exactly zero, and their share"),
     ("NaN", "values that are not a number"),
     ("Inf", "values that are ±infinity"),
-    ("median", "50th percentile (exact; only for types of 16 bits or fewer)"),
-    ("1% – 99%", "1st and 99th percentiles (exact; only for types of 16 bits or fewer)"),
+    ("median", "50th percentile (exact, as numpy.percentile computes it)"),
+    ("1% – 99%", "1st and 99th percentiles (exact, as numpy.percentile computes them)"),
     ("outside range", "finite values beyond the histogram's chosen range"),
     ("flags", "health warnings; hover for what each means"),
 )
