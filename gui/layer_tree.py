@@ -697,7 +697,7 @@ class LayerTree(QWidget):
         """Widths from the font: numbers need ~7 digits; headers must stay readable."""
         char = self.view.fontMetrics().horizontalAdvance("0")
         header = self.view.header().fontMetrics()
-        widths = {NAME: 19, ROLE: 8, SHAPE: 8, DTYPE: 7, PERCENT: 8, BYTES: 8}
+        widths = {NAME: 19, ROLE: 8, SHAPE: 11, DTYPE: 7, PERCENT: 8, BYTES: 8}  # "28672×8192" fits
         self._fitting = True
         for column in range(len(COLUMNS)):
             chars = widths.get(column, 6) * char + 14
