@@ -100,6 +100,7 @@ def settle(window, timeout: float = LOAD_TIMEOUT_S) -> bool:
     panel = window.distribution
     if panel is not None and hasattr(panel, "busy"):
         wait_until(lambda: not panel.busy, timeout)
+    wait_until(lambda: not window.health_checks(), timeout)
     wait_until(lambda: False, 0.3)  # let layouts and plots paint
     return True
 

@@ -22,7 +22,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -41,7 +41,8 @@ from PySide6.QtWidgets import (
 
 from core import units
 from core.model import Checkpoint, ModuleNode, TensorInfo
-from gui.colors import category_color
+from core.stats import FLAGS, TensorStats
+from gui.colors import ALERT, category_color
 
 COLUMNS = (
     "Name",
@@ -56,11 +57,27 @@ COLUMNS = (
     "% of model",
     "Bytes",
     "State",
+    "Zeros",
+    "Health",
 )
-(NAME, ROLE, SHAPE, DTYPE, WEIGHTS, BIASES, OTHER, BUFFERS, PARAMS, PERCENT, BYTES, STATE) = range(
-    len(COLUMNS)
-)
-NUMERIC = {WEIGHTS, BIASES, OTHER, BUFFERS, PARAMS, PERCENT, BYTES, STATE}
+(
+    NAME,
+    ROLE,
+    SHAPE,
+    DTYPE,
+    WEIGHTS,
+    BIASES,
+    OTHER,
+    BUFFERS,
+    PARAMS,
+    PERCENT,
+    BYTES,
+    STATE,
+    ZEROS,
+    HEALTH,
+) = range(len(COLUMNS))
+NUMERIC = {WEIGHTS, BIASES, OTHER, BUFFERS, PARAMS, PERCENT, BYTES, STATE}  # element counts
+RIGHT = NUMERIC | {ZEROS}
 HEADER_TIPS = {
     NAME: "Module or tensor name; numbered blocks are grouped (layers ×80)",
     ROLE: "What the tensors are: embedding, linear, conv, norm, buffer; tied/optimizer/EMA copy",
@@ -72,6 +89,9 @@ HEADER_TIPS = {
     PERCENT: "Share of the model's parameters",
     BYTES: "Bytes as stored in the file",
     STATE: "Elements that are not the model's: optimizer moments, EMA copies, training state",
+    ZEROS: "Share of values that are exactly zero (after a health check)",
+    HEALTH: "Health flags from reading every value: nan, inf, dead, outliers, sparse "
+    "(hover a cell for what each means)",
 }
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # raw value for sorting
@@ -192,6 +212,53 @@ def _first_tensors(node: ModuleNode):
         stack.extend(current.children.values())
 
 
+@dataclass(slots=True)
+class _Health:
+    """What a health check found under one module: flagged tensors by flag, and zeros."""
+
+    checked: int = 0
+    numel: int = 0
+    zeros: int = 0
+    flags: dict[str, list[str]] = field(default_factory=dict)  # flag → tensor names
+
+    def add(self, other: _Health) -> None:
+        self.checked += other.checked
+        self.numel += other.numel
+        self.zeros += other.zeros
+        for flag, names in other.flags.items():
+            self.flags.setdefault(flag, []).extend(names)
+
+
+def _health_by_node(tree: ModuleNode, results: dict[str, TensorStats]) -> dict[int, _Health]:
+    """Each module's health, bottom-up, once (keyed by id of the node)."""
+    found: dict[int, _Health] = {}
+    stack: list[tuple[ModuleNode, bool]] = [(tree, False)]
+    while stack:
+        node, done = stack.pop()
+        if not done:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.children.values())
+            continue
+        health = _Health()
+        for t in node.tensors:
+            result = results.get(t.name)
+            if result is None or t.tied_to:
+                continue
+            health.checked += 1
+            health.numel += result.numel
+            health.zeros += result.zeros
+            for flag in result.flags:
+                health.flags.setdefault(flag, []).append(t.name)
+        for child in node.children.values():
+            health.add(found[id(child)])
+        found[id(node)] = health
+    return found
+
+
+def _flag_tooltip(flags: list[str]) -> str:
+    return "\n".join(f"{flag}: {FLAGS[flag]}" for flag in flags)
+
+
 class LayerTreeModel(QAbstractItemModel):
     """The module tree of one checkpoint; tensors are the leaves."""
 
@@ -204,8 +271,20 @@ class LayerTreeModel(QAbstractItemModel):
         self._fixed.setFeature(QFont.Tag("tnum"), 1)  # tabular figures: digits line up
         self._state_font = QFont()
         self._state_font.setItalic(True)
+        self.health: dict[str, TensorStats] = {}
+        self._node_health: dict[int, _Health] = {}
+        self._warning: QIcon | None = None
         if checkpoint is not None:
             self.set_checkpoint(checkpoint)
+
+    def set_health(self, results: dict[str, TensorStats]) -> None:
+        """Show a health check's findings (`core.stats.health`) in the Zeros and Health columns."""
+        self.health = results
+        tree = self.checkpoint.tree if self.checkpoint is not None else None
+        self._node_health = _health_by_node(tree, results) if tree is not None else {}
+        top, bottom = self.index(0, ZEROS), self.index(self.rowCount() - 1, HEALTH)
+        if top.isValid():
+            self.dataChanged.emit(top, bottom)  # children repaint as they are shown
 
     def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
         self.beginResetModel()
@@ -213,6 +292,7 @@ class LayerTreeModel(QAbstractItemModel):
         tree = checkpoint.tree if checkpoint is not None else ModuleNode(name="", path="")
         self._root = _Item(None, 0, node=tree)
         self._total = checkpoint.totals.params if checkpoint is not None else 0
+        self.health, self._node_health = {}, {}
         self.endResetModel()
 
     # structure
@@ -256,7 +336,7 @@ class LayerTreeModel(QAbstractItemModel):
             return COLUMNS[section]
         if role == Qt.ItemDataRole.ToolTipRole:
             return HEADER_TIPS.get(section)
-        if role == Qt.ItemDataRole.TextAlignmentRole and section in NUMERIC:
+        if role == Qt.ItemDataRole.TextAlignmentRole and section in RIGHT:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -281,10 +361,15 @@ class LayerTreeModel(QAbstractItemModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(item, column)
+        if role == Qt.ItemDataRole.DecorationRole:
+            # a flagged tensor shows it by its name, where the eye already is
+            if column == NAME and item.tensor is not None and self._flags_of(item):
+                return self._warning_icon()
+            return None
         if role == SORT_ROLE:
             return self._sort_value(item, column)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            if column in NUMERIC:
+            if column in RIGHT:
                 return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             return None
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -292,8 +377,10 @@ class LayerTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.FontRole:
             if self._is_state(item):
                 return self._state_font
-            return self._fixed if column in NUMERIC else None
+            return self._fixed if column in RIGHT else None
         if role == Qt.ItemDataRole.ForegroundRole:
+            if column == HEALTH and self._flags_of(item):
+                return QColor(ALERT)
             if self._is_state(item) or (item.tensor is not None and item.tensor.tied_to):
                 return QGuiApplication.palette().color(
                     QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text
@@ -364,10 +451,63 @@ class LayerTreeModel(QAbstractItemModel):
             return "tied"
         return node.role
 
+    def _warning_icon(self) -> QIcon:
+        if self._warning is None:
+            style = QApplication.style()
+            self._warning = style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        return self._warning
+
+    def _health_of(self, item: _Item) -> tuple[int, int] | None:
+        """(zeros, values) the health check read under this row, or None if it read none."""
+        if item.tensor is not None:
+            result = self.health.get(item.tensor.name)
+            return (result.zeros, result.numel) if result is not None else None
+        health = self._node_health.get(id(item.node))
+        return (health.zeros, health.numel) if health is not None and health.checked else None
+
+    def _flags_of(self, item: _Item) -> dict[str, list[str]]:
+        """Flag → flagged tensor names, for a tensor row or everything under a module row."""
+        if item.tensor is not None:
+            result = self.health.get(item.tensor.name)
+            return {flag: [item.tensor.name] for flag in result.flags} if result else {}
+        health = self._node_health.get(id(item.node))
+        return health.flags if health is not None else {}
+
+    def _health_text(self, item: _Item) -> str:
+        if self._health_of(item) is None:
+            return ""
+        flags = self._flags_of(item)
+        if item.tensor is not None:
+            return ", ".join(flags) if flags else "ok"
+        return " · ".join(f"{len(names)} {flag}" for flag, names in flags.items()) or "ok"
+
+    def _health_tooltip(self, item: _Item, column: int) -> str | None:
+        numbers = self._health_of(item)
+        if numbers is None:
+            return None
+        zeros, values = numbers
+        if column == ZEROS:
+            return f"{units.exact(zeros)} of {units.exact(values)} values are exactly zero"
+        flags = self._flags_of(item)
+        if not flags:
+            return "no NaN or Inf, not dead, no extreme outliers, not mostly zeros"
+        if item.tensor is not None:
+            return _flag_tooltip(list(flags))
+        lines = []
+        for flag, names in flags.items():
+            shown = ", ".join(names[:5]) + (" …" if len(names) > 5 else "")
+            lines.append(f"{len(names)} {flag}: {shown}\n    ({FLAGS[flag]})")
+        return "\n".join(lines)
+
     def _display(self, item: _Item, column: int) -> str | None:
         t, node = item.tensor, item.node
         if column == NAME:
             return item.label
+        if column == ZEROS:
+            numbers = self._health_of(item)
+            return f"{numbers[0] / numbers[1]:.1%}" if numbers and numbers[1] else ""
+        if column == HEALTH:
+            return self._health_text(item)
         if column == ROLE:
             return self._role_text(item)
         if column == SHAPE:
@@ -400,6 +540,11 @@ class LayerTreeModel(QAbstractItemModel):
     def _sort_value(self, item: _Item, column: int):
         if column == NAME:
             return natural_key(self._display(item, NAME) or "")
+        if column == ZEROS:
+            numbers = self._health_of(item)
+            return numbers[0] / numbers[1] if numbers and numbers[1] else -1.0
+        if column == HEALTH:
+            return float(sum(len(names) for names in self._flags_of(item).values()))
         if column in NUMERIC:
             return float(self._numbers(item)[column])
         if column == SHAPE and item.tensor is not None:
@@ -408,6 +553,8 @@ class LayerTreeModel(QAbstractItemModel):
 
     def _tooltip(self, item: _Item, column: int) -> str | None:
         t, node = item.tensor, item.node
+        if column in (ZEROS, HEALTH):
+            return self._health_tooltip(item, column)
         if column == NAME:
             if t is not None:
                 lines = [t.name, f"{shape_text(t.shape)} · {t.dtype} · {units.exact(t.numel)}"]
@@ -419,6 +566,9 @@ class LayerTreeModel(QAbstractItemModel):
                     )
                 if t.source is None:
                     lines.append("its data cannot be read from the file")
+                flags = self._flags_of(item)
+                if flags:
+                    lines.append(_flag_tooltip(list(flags)))
                 return "\n".join(lines)
             assert node is not None
             lines = [node.path or "(whole model)", f"{units.exact(node.tensor_count)} tensors"]
@@ -685,6 +835,7 @@ class LayerTree(QWidget):
                 totals and (totals.optimizer_state or totals.copies or totals.training_state)
             ),
         }
+        empty[ZEROS] = empty[HEALTH] = True  # until a health check has run
         for column, hide in empty.items():
             self.view.setColumnHidden(column, hide)
         self._size_columns()
@@ -693,11 +844,24 @@ class LayerTree(QWidget):
         elif checkpoint is not None:
             self._expand_single_chain()
 
+    def set_health(self, results: dict[str, TensorStats]) -> None:
+        self.model.set_health(results)
+        for column in (ZEROS, HEALTH):
+            self.view.setColumnHidden(column, not results)
+
     def _size_columns(self) -> None:
         """Widths from the font: numbers need ~7 digits; headers must stay readable."""
         char = self.view.fontMetrics().horizontalAdvance("0")
         header = self.view.header().fontMetrics()
-        widths = {NAME: 19, ROLE: 8, SHAPE: 11, DTYPE: 7, PERCENT: 8, BYTES: 8}  # "28672×8192" fits
+        widths = {
+            NAME: 19,
+            ROLE: 8,
+            SHAPE: 11,
+            DTYPE: 7,
+            PERCENT: 8,
+            BYTES: 8,
+            HEALTH: 12,
+        }  # "28672×8192" fits
         self._fitting = True
         for column in range(len(COLUMNS)):
             chars = widths.get(column, 6) * char + 14

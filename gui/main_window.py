@@ -53,6 +53,7 @@ from core.model import Checkpoint
 from gui import demo_path
 from gui.about import show_about
 from gui.colors import ALERT
+from gui.health import HealthLine
 from gui.layer_tree import LayerTree
 from gui.settings import Settings
 from gui.summary import SummaryView
@@ -95,6 +96,7 @@ class CheckpointTab(QWidget):
         self.selection: list[str] = []
         self.tree: LayerTree | None = None
         self.summary: SummaryView | None = None
+        self.health: HealthLine | None = None
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(6, 6, 6, 0)
         self.loading = _placeholder(f"Opening {path.name} …")
@@ -109,10 +111,14 @@ class CheckpointTab(QWidget):
         self.job = None
         self.loading.hide()
         self.summary = SummaryView(checkpoint)
+        self.health = HealthLine(checkpoint)
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
+        self.health.checked.connect(self.tree.set_health)
         self._layout.addWidget(self.summary)
+        self._layout.addWidget(self.health)
         self._layout.addWidget(self.tree, 1)
+        self.health.start_if_small()
 
     def _selected(self, paths: list[str]) -> None:
         self.selection = paths
@@ -441,6 +447,13 @@ class MainWindow(QMainWindow):
         self.collapse_action = self._action("&Collapse All", self.collapse_all, "Ctrl+Shift+C")
         view_menu.addAction(self.expand_action)
         view_menu.addAction(self.collapse_action)
+        self.health_action = self._action(
+            "Check &Health",
+            self.check_health,
+            "Ctrl+Shift+H",
+            "Read every value: NaN/Inf, dead, outlier and mostly-zero tensors",
+        )
+        view_menu.addAction(self.health_action)
         view_menu.addSeparator()
         for dock, key in ((self.dist_dock, "Ctrl+1"), (self.hparams_dock, "Ctrl+2")):
             toggle = dock.toggleViewAction()
@@ -484,6 +497,8 @@ class MainWindow(QMainWindow):
         self.settings.save("state", self.saveState())
         self.settings.sync()
         self.cancel_loading()
+        for check in self.health_checks():
+            check.cancel()
         if self.distribution is not None:
             self.distribution.cancel()
         super().closeEvent(event)
@@ -688,6 +703,8 @@ class MainWindow(QMainWindow):
             tab.job.cancel()
             self._jobs[tab.job] = None
             tab.job = None
+        if tab.health is not None:
+            tab.health.cancel()
         if self.hparams is not None and tab.checkpoint is not None:
             self.hparams.forget(tab.checkpoint)
         self.tabs.removeTab(self.tabs.indexOf(tab))
@@ -787,6 +804,19 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         if tab is not None and tab.tree is not None:
             tab.tree.copy()
+
+    def check_health(self) -> None:
+        tab = self.current_tab()
+        if tab is not None and tab.health is not None:
+            tab.health.start()
+
+    def health_checks(self) -> list[HealthLine]:
+        """Health checks still running, in any tab."""
+        return [
+            tab.health
+            for tab in map(self.tabs.widget, range(self.tabs.count()))
+            if isinstance(tab, CheckpointTab) and tab.health is not None and tab.health.busy
+        ]
 
     def expand_all(self) -> None:
         tab = self.current_tab()

@@ -1,0 +1,201 @@
+"""The health check of a whole checkpoint: one pass over every value (`core.stats.health`) in a
+worker, shown as a line under the summary with its own progress and Cancel, and as the layer
+tree's Zeros and Health columns.
+
+Small models are checked as soon as they open; a big one waits for the person to ask (View ▸ Check
+health, or the line's button), because reading 100 GiB is not something to start unasked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+from core import units
+from core.model import Checkpoint
+from core.stats import FLAGS, TensorStats, health, statistics_possible
+from gui.colors import ALERT
+from gui.workers import Job
+
+AUTO_CHECK_BYTES = 1 << 30  # models up to 1 GiB of tensor data are checked when they open
+
+
+def _muted() -> str:
+    from gui.summary import _muted as muted  # noqa: PLC0415 — one definition of the muted colour
+
+    return muted()
+
+
+class HealthLine(QWidget):
+    """`health  301 tensors checked · 2 dead · 1 outliers  [Check again]`, with progress."""
+
+    checked = Signal(dict)  # tensor name → TensorStats
+
+    def __init__(self, checkpoint: Checkpoint, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.checkpoint = checkpoint
+        self.results: dict[str, TensorStats] | None = None
+        self.job: Job | None = None
+        self._old_jobs: list[Job] = []  # kept until they end: their signals must outlive them
+        self.readable = [t for t in checkpoint.tensors if statistics_possible(t)]
+        self.data_bytes = sum(t.source.nbytes for t in self.readable if t.source is not None)
+
+        self.label = QLabel()
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setMaximumWidth(160)
+        self.progress.setFormat("%p%")
+        self.button = QPushButton()
+        self.button.setFlat(True)
+        self.button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.button.clicked.connect(self._button_clicked)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        layout.addWidget(self.label)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.button)
+        layout.addStretch(1)
+        self._show_idle()
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def start_if_small(self) -> None:
+        if self.readable and self.data_bytes <= AUTO_CHECK_BYTES:
+            self.start()
+
+    def start(self) -> None:
+        if self.job is not None or not self.readable:
+            return
+        checkpoint = self.checkpoint
+
+        def run(progress, cancelled) -> dict[str, TensorStats]:
+            return health(checkpoint, progress, cancelled)
+
+        job = Job(run)
+        job.signals.finished.connect(self._finished)
+        job.signals.failed.connect(self._failed)
+        job.signals.cancelled.connect(self._cancelled)
+        job.signals.progress.connect(self._progress)
+        self.job = job
+        self._old_jobs = [j for j in self._old_jobs if not j.is_done()] + [job]
+        self.label.setText(
+            self._muted_label() + f" checking {units.exact(len(self.readable))} tensors …"
+        )
+        self.progress.setValue(0)
+        self.progress.show()
+        self.button.setText("Cancel")
+        self.button.setToolTip("Stop the health check")
+        job.start()
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job = None
+            self._show_idle(stopped=True)
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """For tests and shutdown: block until every job has ended."""
+        for job in self._old_jobs:
+            job.wait(timeout)
+
+    # --- job signals --------------------------------------------------------------------------
+
+    def _current(self) -> bool:
+        return self.job is not None and self.sender() is self.job.signals
+
+    def _progress(self, done: int, total: int) -> None:
+        if self._current() and total > 0:
+            self.progress.setValue(int(1000 * done / total))
+
+    def _finished(self, results: Any) -> None:
+        if not self._current():
+            return
+        self.job = None
+        self.results = results
+        self._show_results(results)
+        self.checked.emit(results)
+
+    def _failed(self, message: str) -> None:
+        if not self._current():
+            return
+        self.job = None
+        self.progress.hide()
+        self.label.setText(
+            self._muted_label() + f" <span style='color:{ALERT}'>could not be checked: "
+            f"{_esc(message)}</span>"
+        )
+        self.button.setText("Try again")
+
+    def _cancelled(self) -> None:
+        pass  # cancel() already said so
+
+    # --- texts --------------------------------------------------------------------------------
+
+    def _muted_label(self) -> str:
+        return f"<span style='color:{_muted()}'>health</span>&nbsp;"
+
+    def _button_clicked(self) -> None:
+        if self.job is not None:
+            self.cancel()
+        else:
+            self.start()
+
+    def _show_idle(self, stopped: bool = False) -> None:
+        self.progress.hide()
+        if not self.readable:
+            self.label.setText(self._muted_label() + " no tensor values this engine can read")
+            self.button.hide()
+            return
+        what = "check stopped" if stopped else "not checked yet"
+        self.label.setText(
+            self._muted_label() + f" {what} — reads {units.size(self.data_bytes)} of tensor data"
+        )
+        self.button.setText("Check health")
+        self.button.setToolTip(
+            "Read every value once: NaN/Inf, dead (all zero or constant), extreme outliers and "
+            "mostly-zero tensors (View ▸ Check health)"
+        )
+
+    def _show_results(self, results: dict[str, TensorStats]) -> None:
+        self.progress.hide()
+        # the model's own tensors first: heavy-tailed Adam moments are normal, not a finding
+        flagged: dict[str, list[str]] = {}
+        elsewhere: dict[str, list[str]] = {}
+        zeros = values = 0
+        for name, result in results.items():
+            t = self.checkpoint.tensor(name)
+            own = t is None or t.section == "model"
+            if own:
+                zeros += result.zeros
+                values += result.numel
+            for flag in result.flags:
+                (flagged if own else elsewhere).setdefault(flag, []).append(name)
+        share = f" · zeros {zeros / values:.2%}" if values else ""
+        head = f" {units.exact(len(results))} tensors checked"
+        if flagged:
+            found = " · ".join(f"{len(names)} {flag}" for flag, names in flagged.items())
+            text = f"{head}{share} · <span style='color:{ALERT}'>⚠ {found}</span>"
+        else:
+            text = f"{head}{share} · ✓ no NaN/Inf, dead, outlier or mostly-zero weights"
+        if elsewhere:
+            found = ", ".join(f"{len(names)} {flag}" for flag, names in elsewhere.items())
+            text += f" <span style='color:{_muted()}'>(optimizer and other state: {found})</span>"
+        self.label.setText(self._muted_label() + text)
+        lines = []
+        for flag, names in [*flagged.items(), *elsewhere.items()]:
+            shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
+            lines.append(f"{len(names)} {flag} — {FLAGS[flag]}\n    {shown}")
+        lines.append(f"{units.exact(zeros)} of {units.exact(values)} values are exactly zero")
+        self.label.setToolTip("\n".join(lines))
+        self.button.setText("Check again")
+        self.button.setToolTip("Read every value again (after the file changed)")
+
+
+def _esc(text: object) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
