@@ -6,8 +6,9 @@ import gc
 from collections.abc import Callable
 from pathlib import Path
 
+from core import interrupt
 from core.adapters import describe as describe_adapters
-from core.errors import CheckpointError
+from core.errors import Cancelled, CheckpointError
 from core.memory import memory_table, totals_of
 from core.model import Checkpoint
 from core.roles import classify
@@ -37,8 +38,10 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
         progress(0, 3)
     reader, path = locate(path)
     try:
-        result = reader.read(path)
-    except CheckpointError:
+        # the reader's long loops poll the caller's progress callback, which raises Cancelled
+        with interrupt.checking((lambda: progress(0, 3)) if progress else None):
+            result = reader.read(path)
+    except (CheckpointError, Cancelled):
         raise
     except RecursionError:
         raise CheckpointError(

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from core import interrupt
 from core.dtypes import DTYPES, TORCH_DTYPE_ATTRS, TORCH_STORAGE_DTYPES
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.save's legacy format starts with this pickled int
@@ -318,6 +319,7 @@ class InertUnpickler(pickle._Unpickler):
         self.log: list[str] = []
         self.storages: dict[str, StorageRef] = {}
         self._opaque: dict[tuple[str, str], type[Opaque]] = {}
+        self._references = 0
 
     def tell(self) -> int:
         """Where the next pickle in the same bytes starts, once `load()` returned."""
@@ -371,6 +373,9 @@ class InertUnpickler(pickle._Unpickler):
     def persistent_load(self, pid: Any) -> Any:
         if not isinstance(pid, tuple) or not pid:
             raise pickle.UnpicklingError("unsupported persistent id")
+        self._references += 1
+        if self._references % 512 == 0:  # one per tensor: a cheap place to stop when asked
+            interrupt.poll()
         if pid[0] == "storage" and len(pid) >= 5:
             storage_type, key, location, numel = pid[1], str(pid[2]), pid[3], pid[4]
             dtype = storage_type.dtype if isinstance(storage_type, DTypeRef) else "uint8"

@@ -206,3 +206,23 @@ def test_pickle_lengths_cannot_make_it_allocate(tmp_path: Path, opcodes: bytes) 
         assert "bomb.pt" in str(error)
     else:
         assert ckpt.tensors == []
+
+
+def test_opening_a_big_pickle_stops_inside_the_read_when_cancelled(tmp_path: Path) -> None:
+    """Unpickling 100,000 tensors takes seconds: Cancel must not wait for it to end."""
+    import torch
+
+    from core.errors import Cancelled
+
+    path = tmp_path / "many.pt"
+    torch.save({f"m.{i // 100}.l{i % 100}.weight": torch.zeros(2) for i in range(3000)}, path)
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        if len(calls) == 3:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        open_checkpoint(path, progress=progress)
+    assert calls[-1] == (0, 3)  # stopped while reading, not at the next stage

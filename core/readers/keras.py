@@ -108,8 +108,12 @@ def read_here(path: Path) -> ReadResult:
 
 def _looks_like_keras(path: Path, head: bytes) -> bool:
     name_len = int.from_bytes(head[26:28], "little")
-    if len(head) >= 30 + name_len and head[30 : 30 + name_len] in KERAS_MEMBERS:
-        return True
+    if len(head) >= 30 + name_len:
+        first = head[30 : 30 + name_len]
+        if first in KERAS_MEMBERS:
+            return True
+        if first.endswith(b"data.pkl"):  # torch.save's first member: reading the whole
+            return False  # central directory of a 100,000-tensor checkpoint costs half a second
     try:
         with zipfile.ZipFile(path) as zf:
             return WEIGHTS_MEMBER in zf.namelist()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.dtypes import DTYPES
-from core.errors import CheckpointError
+from core.errors import Cancelled, CheckpointError
 from core.model import DataSource, Section, TensorInfo
 from core.readers.base import ReadResult
 from core.readers.zipmember import member_data_offset
@@ -240,7 +240,7 @@ def _run_unpickler(
     unpickler = InertUnpickler(data, start)
     try:
         return unpickler.load(), unpickler
-    except CheckpointError:
+    except (CheckpointError, Cancelled):
         raise
     except Exception as error:  # noqa: BLE001 — a malformed stream raises many error types
         if not complete:
