@@ -1406,15 +1406,19 @@ def model_stats(checkpoint: Checkpoint, bins: int = 128, **kwargs: Any) -> Tenso
 
 
 def stats_for_path(
-    checkpoint: Checkpoint, path: str, bins: int = 128, **kwargs: Any
+    checkpoint: Checkpoint,
+    path: str,
+    bins: int = 128,
+    kinds: Sequence[str] = ("weight", "bias", "other"),
+    **kwargs: Any,
 ) -> TensorStats:
-    """A tensor's statistics if `path` names one, else its module's (all kinds of parameters)."""
+    """A tensor's statistics if `path` names one, else its module's parameters of `kinds`."""
     t = checkpoint.tensor(path)
     if t is not None:
         return tensor_stats(t, bins, **kwargs)
     if path and checkpoint.tree.find(path) is None:
         raise CheckpointError(checkpoint.path, f"no tensor or module is called {path!r}")
-    return module_stats(checkpoint, path, bins=bins, **kwargs)
+    return module_stats(checkpoint, path, kinds, bins=bins, **kwargs)
 
 
 # --- depth -----------------------------------------------------------------------------------------

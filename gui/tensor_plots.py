@@ -223,6 +223,15 @@ def _table_cells(s: stats.TensorStats) -> list[tuple[str, str]]:
     ]
 
 
+# what a module's histogram takes together
+KIND_CHOICES: dict[str, tuple[str, ...]] = {
+    "all": ("weight", "bias", "other"),
+    "weights": ("weight",),
+    "biases": ("bias",),
+    "other": ("other",),
+}
+
+
 class HistogramView(QWidget):
     """Histogram(s) with style, scale, bins and range controls, and the statistics table."""
 
@@ -252,6 +261,13 @@ class HistogramView(QWidget):
             "or the integers as stored"
         )
         self.values_box.hide()
+        self.kinds_box = QComboBox()
+        self.kinds_box.addItems(list(KIND_CHOICES))
+        self.kinds_box.setToolTip(
+            "For a module: which of its parameters to take together — all, its weights (norm "
+            "scales included), its biases, or the other parameters"
+        )
+        self.kinds_box.hide()
         self.range_box = QComboBox()
         self.range_box.addItems(RANGE_MODES)
         self.range_box.setToolTip("The span the bins cover; values beyond it are counted apart")
@@ -266,6 +282,7 @@ class HistogramView(QWidget):
         controls = QHBoxLayout()
         for widget in (
             self.values_box,
+            self.kinds_box,
             self.style_box,
             self.log_box,
             self.bins_box,
@@ -320,6 +337,7 @@ class HistogramView(QWidget):
         self.bins_box.valueChanged.connect(lambda _: self.request.emit())
         self.range_box.currentIndexChanged.connect(self._range_mode_changed)
         self.values_box.currentIndexChanged.connect(lambda _: self.request.emit())
+        self.kinds_box.currentIndexChanged.connect(lambda _: self.request.emit())
 
     # what to compute
 
@@ -352,8 +370,18 @@ class HistogramView(QWidget):
             and self.values_box.currentText() == "effective"
         )
 
+    def set_module_selected(self, selected: bool) -> None:
+        """Offer the choice of parameter kinds while a module (not a tensor) is shown."""
+        self.kinds_box.setVisible(selected)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return KIND_CHOICES[self.kinds_box.currentText()]
+
     def values_title(self) -> str:
         """What the title says about the values shown: "" for an ordinary tensor."""
+        if self.kinds_box.isVisibleTo(self) and self.kinds_box.currentIndex() > 0:
+            return f"{self.kinds_box.currentText()} only"
         if self.scheme is None:
             return ""
         if self.effective:
@@ -371,11 +399,12 @@ class HistogramView(QWidget):
         """The job function for the current controls."""
         bins, mode, custom = self.bins, self.range_box.currentText(), self.custom_range()
         scheme = self.scheme if self.effective and len(paths) == 1 else None
+        kinds = self.kinds
 
         def one(path: str, **options: Any) -> stats.TensorStats:
             if scheme is not None:
                 return effective.effective_stats(checkpoint, scheme.weight, bins, **options)
-            return stats.stats_for_path(checkpoint, path, bins, **options)
+            return stats.stats_for_path(checkpoint, path, bins, kinds=kinds, **options)
 
         def run(progress, cancelled) -> tuple[list[stats.TensorStats], list[str]]:
             categories = [_category(checkpoint, p) for p in paths]
@@ -875,6 +904,7 @@ class DistributionPanel(QWidget):
         self._progress_delay.setInterval(150)
         self._progress_delay.timeout.connect(self._reveal_progress)
         self.histogram.values_box.currentIndexChanged.connect(lambda _: self._show_title())
+        self.histogram.kinds_box.currentIndexChanged.connect(lambda _: self._show_title())
         self.runners: dict[str, _Runner] = {}
         for name, view, show in (
             ("histogram", self.histogram, self.histogram.show_results),
@@ -925,6 +955,7 @@ class DistributionPanel(QWidget):
         self.histogram.set_scheme(
             effective.scheme_for(self.checkpoint, tensor) if tensor is not None else None
         )
+        self.histogram.set_module_selected(any(self.checkpoint.tensor(p) is None for p in paths))
         self._show_title()
         self.title.setToolTip("\n".join(p or "(whole model)" for p in paths))
         pattern = stats.depth_pattern(paths[0], self.checkpoint) if paths[0] else None

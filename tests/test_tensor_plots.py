@@ -123,6 +123,19 @@ def test_a_module_shows_all_its_parameters_together(qtbot, panel, model):
     assert result.numel == sum(p.numel() for p in parts) and result.tensors == 2
     assert panel.histogram.curves[0].yData.sum() == result.numel
 
+    # "all weights of block 1": the module's weights only, said in the title
+    assert panel.histogram.kinds_box.isVisibleTo(panel)
+    panel.histogram.kinds_box.setCurrentText("weights")
+    qtbot.waitUntil(lambda: panel.histogram.results[0].tensors == 1, timeout=10_000)
+    wait_for_histogram(qtbot, panel, 1)
+    weights = panel.histogram.results[0]
+    down = values_of(tensors["model.layers.1.mlp.down_proj.weight"])
+    assert weights.numel == down.size and weights.max == down.max()
+    assert "weights only" in panel.title.text()
+
+    panel.show_selection(["model.layers.1.mlp.down_proj.weight"])  # a tensor: no such choice
+    assert not panel.histogram.kinds_box.isVisibleTo(panel)
+
 
 def test_depth_plot_has_one_point_per_block(qtbot, panel, model):
     _, tensors = model
