@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from core import inflate
 from core.decode import decode, is_counted, pattern_values, storage_dtype
 from core.decode import is_supported as dtype_supported
 from core.dtypes import DTYPES
@@ -382,6 +383,9 @@ def _chunks(
     unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
 ) -> Iterator[np.ndarray]:
     """Raw elements of the unit, a bounded chunk at a time (each chunk valid until the next)."""
+    if inflate.is_deflate(unit.encoding):
+        yield from _inflated_chunks(unit, cancelled, advance)
+        return
     if unit.encoding:
         yield from _dequantized_chunks(unit, cancelled, advance)
         return
@@ -406,6 +410,20 @@ def _chunks(
                 advance(size)
 
 
+def _inflated_chunks(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Iterator[np.ndarray]:
+    """Raw elements of a deflate-compressed array (`np.savez_compressed`), a chunk at a time."""
+    source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
+    for values, consumed in inflate.iter_raw(source, storage_dtype(unit.dtype), unit.chunk_bytes):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if values.size:
+            yield values
+        if advance is not None and consumed:
+            advance(consumed)
+
+
 def _dequantized_chunks(
     unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
 ) -> Iterator[np.ndarray]:
@@ -428,6 +446,8 @@ def statistics_possible(t: TensorInfo) -> bool:
     gguf cannot dequantise, are not yet)."""
     if t.source is None:
         return False
+    if inflate.is_deflate(t.source.encoding):
+        return dtype_supported(t.dtype)
     if t.source.encoding:
         from core import dequant
 
@@ -768,7 +788,7 @@ def _readable(t: TensorInfo):  # -> DataSource
             "the data of this tensor cannot be read",
             "the file does not hold its storage",
         )
-    if source.encoding:
+    if source.encoding and not inflate.is_deflate(source.encoding):
         if not statistics_possible(t):
             raise CheckpointError(
                 source.file,
@@ -983,7 +1003,10 @@ def _histograms_for(
 
 def _key_dtype(t: TensorInfo) -> np.dtype:
     """The type whose bits the order keys of a wide tensor are made from."""
-    return np.dtype(np.float32) if _readable(t).encoding else storage_dtype(t.dtype)
+    encoding = _readable(t).encoding
+    if encoding and not inflate.is_deflate(encoding):
+        return np.dtype(np.float32)  # dequantised GGML blocks
+    return storage_dtype(t.dtype)
 
 
 def _radix_passes(t: TensorInfo) -> int:
@@ -1576,9 +1599,8 @@ def heatmap(
     shape2d = matrix_shape(t)
     source = _readable(t)
     if source.encoding:
-        raise CheckpointError(
-            source.file, f"{t.name}: heatmaps of {source.encoding} blocks are not supported yet"
-        )
+        what = "compressed arrays" if inflate.is_deflate(source.encoding) else source.encoding
+        raise CheckpointError(source.file, f"{t.name}: heatmaps of {what} are not supported yet")
     if shape2d is None:
         raise CheckpointError(
             source.file, f"{t.name}: a heatmap needs a tensor of 2 or more dimensions"

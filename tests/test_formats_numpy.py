@@ -69,14 +69,54 @@ def test_npz_stored_members_are_located(tmp_path):
     assert ckpt.tensor("steps").role == "buffer"  # integers are not weights
 
 
-def test_npz_compressed_members_are_counted_without_a_source(tmp_path):
-    arrays = npz_arrays()
+@pytest.mark.parametrize("chunk_bytes", [48, 1 << 20], ids=["tiny-chunks", "one-chunk"])
+def test_npz_compressed_members_stream_exact_statistics(tmp_path, chunk_bytes):
+    from core import stats
+
+    rng = np.random.default_rng(7)
+    arrays = {
+        **npz_arrays(),
+        "big": rng.standard_normal((300, 211)).astype(np.float32),
+        "fortran": np.asfortranarray(rng.standard_normal((40, 30))),
+        "int8": rng.integers(-128, 127, 5000).astype(np.int8),
+        "mask": rng.random(999) > 0.5,
+        "odd": np.array([np.nan, np.inf, -0.0, 0.0, 2.5], np.float32),
+    }
     path = tmp_path / "model.npz"
     np.savez_compressed(path, **arrays)
     ckpt = open_checkpoint(path)
     assert sum(t.numel for t in ckpt.tensors) == sum(a.size for a in arrays.values())
-    assert all(t.source is None for t in ckpt.tensors)
-    assert any("compressed" in w for w in ckpt.warnings)
+    assert ckpt.facts["compressed"] == str(len(arrays)) and not ckpt.warnings
+    stats.clear_cache()
+    for name, array in arrays.items():
+        result = stats.tensor_stats(ckpt.tensor(name), bins=17, chunk_bytes=chunk_bytes)
+        values = array.astype(np.float64).ravel()
+        finite = values[np.isfinite(values)]
+        assert result.numel == array.size and result.nan == np.isnan(values).sum(), name
+        assert result.min == finite.min() and result.max == finite.max(), name
+        np.testing.assert_allclose(result.mean, finite.mean(), rtol=1e-12)
+        np.testing.assert_allclose(result.std, finite.std(), rtol=1e-12, atol=1e-300)
+        counts, _ = np.histogram(finite, 17, range=(finite.min(), finite.max()))
+        np.testing.assert_array_equal(result.counts, counts)
+        assert list(result.percentiles.values()) == list(
+            np.percentile(finite, list(stats.PERCENTILES))
+        ), name
+
+
+def test_a_damaged_compressed_member_is_an_error_not_a_crash(tmp_path):
+    from core import stats
+
+    path = tmp_path / "model.npz"
+    np.savez_compressed(path, w=np.random.default_rng(1).standard_normal(20_000))
+    ckpt = open_checkpoint(path)
+    source = ckpt.tensor("w").source
+    data = bytearray(path.read_bytes())
+    middle = source.offset + source.nbytes // 2
+    data[middle : middle + 64] = bytes(64)  # zeros in the middle of the deflate stream
+    path.write_bytes(bytes(data))
+    stats.clear_cache()
+    with pytest.raises(CheckpointError, match="model.npz"):
+        stats.tensor_stats(open_checkpoint(path).tensor("w"), chunk_bytes=4096)
 
 
 def test_pickled_arrays_are_refused(tmp_path):

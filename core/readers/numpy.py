@@ -4,7 +4,8 @@ An `.npy` file is b"\\x93NUMPY", a version, a header length, a Python-literal he
 order, shape) and the raw data. We read the header with numpy's own parser (a literal parser that
 executes nothing) and locate the data; an array of Python objects is a pickle and is refused.
 In an `.npz`, a stored (uncompressed) member's data lies at a fixed offset in the zip, so its
-tensors get a data source; `savez_compressed` members are deflated and get none (said in a note).
+tensors get a data source; a `savez_compressed` member's data source points at its deflated bytes,
+which statistics inflate a chunk at a time (`core.inflate`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from core import inflate
 from core.dtypes import DTYPES
 from core.errors import CheckpointError
 from core.model import DataSource, TensorInfo
@@ -166,7 +168,7 @@ def _read_npz(path: Path) -> ReadResult:
             path, f"the .npz zip cannot be read ({error})", "the file is truncated or corrupt"
         ) from None
     result = ReadResult(format="numpy", files=[path], tensors=[])
-    compressed = 0
+    compressed = unreadable = 0
     refused: list[str] = []
     with zf, open(path, "rb") as raw:
         for member in zf.infolist():
@@ -189,16 +191,27 @@ def _read_npz(path: Path) -> ReadResult:
                 refused.append(member.filename)
                 continue
             result.tensors.append(info)
-            if member.compress_type != zipfile.ZIP_STORED:
-                compressed += 1
-                info.source = None
-                continue
             data_start = member_data_offset(path, raw.fileno(), member, size)
             npy_header_len = member.file_size - info.nbytes
-            if npy_header_len < 10 or data_start + member.file_size > size:
+            stored = member.compress_type == zipfile.ZIP_STORED
+            if npy_header_len < 10 or data_start + member.compress_size > size:
                 raise CheckpointError(
                     path, f"{what} does not hold the {exact(info.nbytes)} bytes its header says"
                 )
+            if not stored:
+                compressed += 1
+                # statistics inflate it a chunk at a time; they do not depend on the order of
+                # the elements, so a Fortran-order array reads the same way
+                if member.compress_type == zipfile.ZIP_DEFLATED and little:
+                    info.source = DataSource(
+                        file=path,
+                        offset=data_start,
+                        nbytes=member.compress_size,
+                        encoding=inflate.encoding(npy_header_len, info.nbytes, member.CRC),
+                    )
+                else:
+                    unreadable += 1
+                continue
             if little:
                 _locate(info, path, data_start + npy_header_len, header[1])
             else:
@@ -210,10 +223,10 @@ def _read_npz(path: Path) -> ReadResult:
                 path, f"every array is pickled Python objects ({names})", REFUSE_PICKLE
             )
         result.warnings.append(f"{len(refused)} pickled object arrays not shown ({names})")
-    if compressed:
+    if unreadable:
         result.warnings.append(
-            f"{compressed} arrays are compressed (savez_compressed): their shapes and counts are "
-            "shown, statistics are not available"
+            f"{unreadable} compressed arrays use a zip method or layout ParamScope cannot stream: "
+            "their shapes and counts are shown, statistics are not available"
         )
     result.facts.update({"npz arrays": str(len(result.tensors))})
     if compressed:

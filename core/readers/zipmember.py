@@ -1,4 +1,4 @@
-"""Where a stored zip member's bytes lie in the archive, for readers that map them in place.
+"""Where a zip member's bytes lie in the archive, for readers that map them in place.
 
 A member's data starts after its local header, whose name and extra-field lengths may differ
 from the central directory's (torch pads the extra field to align data to 64 bytes), so the
@@ -25,10 +25,11 @@ def member_data_offset(path: Path, fd: int, member: zipfile.ZipInfo, size: int) 
     name_len = int.from_bytes(local[26:28], "little")
     extra_len = int.from_bytes(local[28:30], "little")
     start = member.header_offset + LOCAL_HEADER + name_len + extra_len
-    if start + member.file_size > size:
+    stored = member.compress_size  # = file_size for a stored member; less when deflated
+    if start + stored > size:
         raise CheckpointError(
             path,
-            f"{member.filename} ends at byte {exact(start + member.file_size)} "
+            f"{member.filename} ends at byte {exact(start + stored)} "
             f"but the file ends at {exact(size)}",
             "the file is truncated",
         )
