@@ -30,6 +30,7 @@ from core.roles import QUANT_STATE_LEAVES
 _LORA = re.compile(r"^(?P<module>.+?)\.(?P<part>lora_[AB]|lora_down|lora_up|lora_a|lora_b)(\.|$)")
 _DOWN = ("lora_A", "lora_down", "lora_a")
 CONFIG_NAME = "adapter_config.json"
+MAX_ALPHAS = 2000  # kohya α scalars read at open: a few bytes each
 MAX_CONFIG = 1 << 20
 
 
@@ -63,7 +64,11 @@ def _describe_lora(checkpoint: Checkpoint) -> None:
     ranks = sorted({_rank(pair) for pair in modules.values()} - {0})
     rank = config.get("r") if isinstance(config.get("r"), int) else None
     alpha = config.get("lora_alpha")
+    if alpha is None and not config:
+        alpha = _stored_alpha(checkpoint, modules)  # kohya files keep α as a scalar per module
     label = str(config.get("peft_type") or "LoRA").replace("LORA", "LoRA")
+    if not config and any(t.name.endswith(_DORA_MAGNITUDE) for t in checkpoint.tensors):
+        label = "DoRA"
     shown_rank = rank if rank is not None else ("/".join(map(str, ranks)) if ranks else "?")
     text = f"{label} r={shown_rank}"
     if isinstance(alpha, (int, float)):
@@ -90,9 +95,8 @@ def _describe_lora(checkpoint: Checkpoint) -> None:
     base_name = config.get("base_model_name_or_path")
     if isinstance(base_name, str) and base_name:
         facts["base model"] = base_name
-    adapter_params = sum(
-        t.numel for pair in modules.values() for t in pair.values() if t.is_parameter
-    )
+    owned = [t for t in checkpoint.tensors if t.is_parameter and _adapter_owned(t.name)]
+    adapter_params = sum(t.numel for t in owned if not t.name.endswith(".alpha"))
     if not adapter_params:
         return
     if config:
@@ -100,10 +104,51 @@ def _describe_lora(checkpoint: Checkpoint) -> None:
         # the base lies elsewhere, and only a local path in the config can tell its size
         adapter_params = checkpoint.totals.params
         base_params, where = _local_base_params(checkpoint, base_name), "local base"
-    else:
+    elif _holds_base_weights(checkpoint, modules):
         # LoRA pairs inside a full checkpoint: the rest of it is the base model
-        base_params, where = checkpoint.totals.params - adapter_params, "in this checkpoint"
+        base = checkpoint.totals.params - sum(t.numel for t in owned)
+        base_params, where = base, "in this checkpoint"
+    else:  # an adapter file without its config: the base is not here
+        base_params, where = 0, ""
     facts["adapter params"] = _share_text(adapter_params, base_params, where)
+
+
+_DORA_MAGNITUDE = "lora_magnitude_vector"
+_OWNED_PART = re.compile(r"(^|\.)(lora_|dora_)")
+
+
+def _adapter_owned(name: str) -> bool:
+    """LoRA matrices, DoRA magnitudes, kohya α scalars: the adapter's tensors, not the base's."""
+    return bool(_OWNED_PART.search(name)) or (name.endswith(".alpha") and "lora" in name)
+
+
+def _holds_base_weights(checkpoint: Checkpoint, modules: dict[str, dict[str, TensorInfo]]) -> bool:
+    """Whether the adapted modules' own weights are in the checkpoint too (a full model)."""
+    return any(checkpoint.tensor(f"{module}.weight") is not None for module in modules)
+
+
+def _stored_alpha(checkpoint: Checkpoint, modules: dict[str, dict[str, TensorInfo]]) -> Any:
+    """α from kohya-style `<module>.alpha` scalars (a few bytes each): one value if all agree."""
+    from core.decode import decode, storage_dtype  # noqa: PLC0415 — numpy only when needed
+
+    values = set()
+    for module in list(modules)[:MAX_ALPHAS]:
+        t = checkpoint.tensor(f"{module}.alpha")
+        if t is None or t.numel != 1 or t.source is None or t.source.encoding:
+            return None
+        try:
+            raw_type = storage_dtype(t.dtype)
+            with open(t.source.file, "rb") as f:
+                f.seek(t.source.offset)
+                raw = f.read(raw_type.itemsize)
+        except (KeyError, OSError):
+            return None
+        if len(raw) != raw_type.itemsize:
+            return None
+        import numpy as np  # noqa: PLC0415
+
+        values.add(float(decode(np.frombuffer(raw, raw_type), t.dtype)[0]))
+    return values.pop() if len(values) == 1 else None
 
 
 def _share_text(adapter_params: int, base_params: int, where: str) -> str:

@@ -245,3 +245,28 @@ def test_onnx_dynamic_quantised_weights(tmp_path):
     assert ckpt.totals.params == 8 * 16 + 16
     real = effective_values(stored, np.array(0.02, np.float32))
     np.testing.assert_allclose(real, stored.astype(np.float32) * 0.02)
+
+
+def test_kohya_and_dora_files_without_a_config_claim_no_base(tmp_path):
+    """An adapter file alone holds no base model: no share is made up from its own scalars."""
+    kohya = {}
+    for block in range(2):
+        module = f"lora_unet_down_blocks_{block}_attn1_to_q"
+        kohya[f"{module}.lora_down.weight"] = torch.randn(4, 32)
+        kohya[f"{module}.lora_up.weight"] = torch.zeros(32, 4)
+        kohya[f"{module}.alpha"] = torch.tensor(8.0)  # kohya's α: a scalar per module
+    save_file(kohya, str(tmp_path / "kohya.safetensors"))
+    ckpt = open_checkpoint(tmp_path / "kohya.safetensors")
+    assert ckpt.facts["adapter"] == "LoRA r=4 α=8 (scale 2)"
+    assert ckpt.facts["adapter params"] == units.count(2 * (4 * 32 + 32 * 4))  # α not trained
+
+    dora = {}
+    for proj in ("q_proj", "v_proj"):
+        module = f"base_model.model.model.layers.0.self_attn.{proj}"
+        dora[f"{module}.lora_A.weight"] = torch.randn(4, 32)
+        dora[f"{module}.lora_B.weight"] = torch.zeros(32, 4)
+        dora[f"{module}.lora_magnitude_vector"] = torch.ones(32)
+    save_file(dora, str(tmp_path / "dora.safetensors"))
+    ckpt = open_checkpoint(tmp_path / "dora.safetensors")
+    assert ckpt.facts["adapter"] == "DoRA r=4"
+    assert ckpt.facts["adapter params"] == units.count(2 * (4 * 32 + 32 * 4 + 32))
