@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import units
-from core.model import CATEGORIES, Checkpoint, ModuleNode
+from core.model import CATEGORIES, Checkpoint, ModuleNode, TensorInfo
 
 MEMORY_LABELS = {
     "stored": "as stored",
@@ -133,6 +133,7 @@ _HEADER = (
     "State",
 )
 MAX_BLOCK_ROWS = 8
+MAX_TENSOR_ROWS = 20  # tensors beside modules shown one per row, then summed up in a note
 
 
 def _tree_table(checkpoint: Checkpoint, depth: int) -> list[str]:
@@ -176,6 +177,24 @@ def _row(label: str, node: ModuleNode, total: int) -> tuple[str, ...]:
     )
 
 
+def _tensor_row(label: str, t: TensorInfo, total: int) -> tuple[str, ...]:
+    """A tensor that sits beside modules (or at the top): its own row, so the rows add up."""
+    counted = 0 if t.tied_to else t.numel
+    parameter = counted if t.is_parameter else 0
+    return (
+        label,
+        "tied" if t.tied_to else t.role,
+        _cell(parameter if t.kind == "weight" else 0),
+        _cell(parameter if t.kind == "bias" else 0),
+        _cell(parameter if t.kind not in ("weight", "bias") else 0),
+        _cell(counted if t.is_buffer else 0),
+        _cell(parameter),
+        units.percent(parameter, total) if parameter else "–",
+        units.size(0 if t.tied_to else t.nbytes),
+        _cell(counted if not (t.is_parameter or t.is_buffer) else 0),
+    )
+
+
 def _note(text: str) -> tuple[str, ...]:
     return (text,) + ("",) * (len(_HEADER) - 1)
 
@@ -183,8 +202,13 @@ def _note(text: str) -> tuple[str, ...]:
 def _rows(
     node: ModuleNode, level: int, depth: int, total: int, rows: list[tuple[str, ...]]
 ) -> None:
+    indent = "  " * level
+    if node.tensors and (node.children or level == 0):
+        for t in node.tensors[:MAX_TENSOR_ROWS]:
+            rows.append(_tensor_row(f"{indent}{t.name.rpartition('.')[2]}", t, total))
+        if len(node.tensors) > MAX_TENSOR_ROWS:
+            rows.append(_note(f"{indent}… {len(node.tensors) - MAX_TENSOR_ROWS} more tensors"))
     for child in node.children.values():
-        indent = "  " * level
         label = f"{indent}{child.name}" + (f" ×{child.repeat}" if child.repeat > 1 else "")
         rows.append(_row(label, child, total))
         if level + 1 >= depth:

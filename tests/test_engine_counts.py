@@ -296,3 +296,22 @@ def test_legacy_file_whose_pickle_is_larger_than_the_first_read(tmp_path: Path) 
     last = ckpt.tensor("blocks.39999.scale")
     raw = np.fromfile(last.source.file, np.float32, count=2, offset=last.source.offset)
     assert raw.tolist() == [39999.0, 39999.0]
+
+
+def test_info_table_rows_add_up_with_tensors_beside_modules(tmp_path: Path, capsys) -> None:
+    """Tensors outside any module (np.savez's arr_0, a top-level `scale`) get rows of their own."""
+    from safetensors.torch import save_file
+
+    state = {
+        "scale": torch.ones(5),
+        "encoder.weight": torch.zeros(4, 3),
+        "encoder.proj_bias": torch.zeros(4),
+        "encoder.block.weight": torch.zeros(2, 2),
+    }
+    path = tmp_path / "m.safetensors"
+    save_file(state, str(path))
+    assert cli_main(["info", str(path)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines() if line}
+    assert rows["scale"][1:3] == ["norm", "5"]  # a top-level tensor: its own row
+    assert rows["weight"][2] == "12" and rows["proj_bias"][3] == "4"  # beside a child module
+    assert rows["encoder"][6] == "20"  # the module's own row still sums them all
