@@ -68,12 +68,17 @@ _EMBED_MODULE = re.compile(
 )
 
 
+# torch.onnx names a weight it found no module name for after the operator that takes it
+_EXPORTED_WEIGHT = ("onnx::MatMul_", "onnx::Gemm_", "onnx::Conv_", "onnx::ConvTranspose_")
+
+
 @lru_cache(maxsize=4096)
 def _kind_of_leaf(leaf: str) -> Kind:
     if (
         leaf == "weight"
         or leaf.endswith("_weight")
         or leaf in ("kernel", "gamma", "scale", "qweight", "weight_quantized")
+        or leaf.startswith(_EXPORTED_WEIGHT)
     ):
         return "weight"
     if leaf == "bias" or leaf.endswith("_bias") or leaf == "beta":

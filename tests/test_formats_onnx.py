@@ -132,3 +132,23 @@ def test_cli_info_on_onnx(tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert "onnx" in run.stdout and "opset 17" in run.stdout and "fc1" in run.stdout
+
+
+def test_torch_export_names_for_unnamed_weights_count_as_weights(tmp_path):
+    """torch.onnx names a weight it found no module name for `onnx::MatMul_<n>`: still a weight."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((8, 4)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "onnx::MatMul_7"], ["y"])],
+        "export",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        initializer=[numpy_helper.from_array(w, name="onnx::MatMul_7")],
+    )
+    path = tmp_path / "export.onnx"
+    onnx.save_model(helper.make_model(graph), str(path))
+    t = open_checkpoint(path).tensor("onnx::MatMul_7")
+    assert (t.kind, t.role) == ("weight", "linear")
