@@ -125,6 +125,7 @@ class TensorStats:
     percentiles: dict[float, float] | None = None
     tensors: int = 1
     outside: int = 0
+    skipped: tuple[str, ...] = ()  # a module's tensors whose data could not be read (not included)
 
     @property
     def max_abs(self) -> float | None:
@@ -1400,18 +1401,18 @@ def module_stats(
     The histogram spans the module's global [min, max]: ≤ 16-bit tensors are re-binned from their
     cached pattern counts, wider ones are read a second time.
     """
-    tensors = [
-        t
-        for t in module_tensors(checkpoint, prefix, kinds)
-        if statistics_possible(t)  # complex, fp4: not yet
-    ]
+    members = module_tensors(checkpoint, prefix, kinds)
+    sizes: dict[Path, int] = {}
+    tensors = [t for t in members if statistics_possible(t) and _within_file(t, sizes)]
+    kept = {id(t) for t in tensors}
+    skipped = tuple(t.name for t in members if id(t) not in kept)
     if not tensors:
         where = f"module {prefix!r}" if prefix else "the model"
         raise CheckpointError(
             checkpoint.path,
             f"{where} has no readable tensors of kinds {', '.join(kinds)}",
         )
-    return group_stats(
+    result = group_stats(
         prefix or "(whole model)",
         tensors,
         bins,
@@ -1421,6 +1422,20 @@ def module_stats(
         workers=workers,
         chunk_bytes=chunk_bytes,
     )
+    return replace(result, skipped=skipped) if skipped else result
+
+
+def _within_file(t: TensorInfo, sizes: dict[Path, int]) -> bool:
+    """Whether the tensor's bytes lie inside its file (a truncated file cuts some off)."""
+    source = t.source
+    if source is None:
+        return False
+    if source.file not in sizes:
+        try:
+            sizes[source.file] = os.path.getsize(source.file)
+        except OSError:
+            sizes[source.file] = -1
+    return source.offset + source.nbytes <= sizes[source.file]
 
 
 def model_stats(checkpoint: Checkpoint, bins: int = 128, **kwargs: Any) -> TensorStats:

@@ -112,6 +112,15 @@ def run(args: argparse.Namespace) -> int:
             kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
             results = [engine.module_stats(checkpoint, args.module, kinds, args.bins, **options)]
             document = results[0].to_json()
+            skipped = results[0].skipped
+            if skipped:
+                shown = ", ".join(skipped[:5]) + (" …" if len(skipped) > 5 else "")
+                print(
+                    f"paramscope: {len(skipped)} tensors under {args.module or 'the model'!r} "
+                    f"cannot be read and are not included: {shown}",
+                    file=sys.stderr,
+                )
+                document["unreadable"] = list(skipped)
         else:
             missing = [n for n in args.tensor if checkpoint.tensor(n) is None]
             if missing:
@@ -122,6 +131,15 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return 2
             tensors = [t for t in (checkpoint.tensor(n) for n in args.tensor) if t]
+            for t in tensors:
+                if t.source is None:  # say why, with the file's own words if it has any
+                    why = next((w for w in checkpoint.warnings if t.name in w), "")
+                    print(
+                        f"paramscope: {checkpoint.name}: {t.name}: its data cannot be read"
+                        + (f" — {why}" if why else ""),
+                        file=sys.stderr,
+                    )
+                    return 2
             schemes = [scheme_for(checkpoint, t) for t in tensors]
             if args.effective:
                 results = [

@@ -200,9 +200,14 @@ def _table_cells(s: stats.TensorStats) -> list[tuple[str, str]]:
     shape = "×".join(map(str, s.shape)) or "scalar" if s.tensors == 1 else f"{s.tensors} tensors"
     share = f" ({s.zeros / s.numel:.1%})" if s.numel else ""
     p = s.percentiles or {}
+    shape_tip = str(s.shape)
+    if s.skipped:  # a module's tensors whose data could not be read: said, not silently dropped
+        shape = f"{s.tensors} tensors, {len(s.skipped)} unreadable"
+        names = "\n".join(s.skipped[:20]) + ("\n…" if len(s.skipped) > 20 else "")
+        shape_tip = f"not included (their data cannot be read):\n{names}"
     return [
         (s.dtype, s.dtype),
-        (shape, str(s.shape)),
+        (shape, shape_tip),
         (units.count(s.numel), units.exact(s.numel)),
         (_number(s.min), repr(s.min)),
         (_number(s.max), repr(s.max)),

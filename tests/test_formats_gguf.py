@@ -240,3 +240,21 @@ def test_split_model_opens_from_any_shard(tmp_path):
     ckpt = open_checkpoint(shards[0])
     assert len(ckpt.tensors) == 4
     assert any("1 of 3 shards are missing" in w for w in ckpt.warnings)
+
+
+def test_stats_of_a_truncated_file_say_what_they_leave_out(gguf_file, tmp_path, capsys):
+    from core import stats
+    from core.cli import main as cli_main
+
+    path, _ = gguf_file
+    last = open_checkpoint(path).tensor("output.weight").source
+    cut = truncate(path, last.offset + 100, tmp_path / "cut.gguf")
+    whole = stats.model_stats(open_checkpoint(cut), bins=8)
+    assert whole.skipped == ("output.weight",)
+
+    assert cli_main(["stats", str(cut), "--module", ""]) == 0
+    err = capsys.readouterr().err
+    assert "1 tensors under 'the model' cannot be read and are not included: output.weight" in err
+    assert cli_main(["stats", str(cut), "--tensor", "output.weight"]) == 2
+    err = capsys.readouterr().err
+    assert "cut.gguf" in err and "output.weight" in err and "truncated" in err
