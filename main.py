@@ -19,10 +19,12 @@ def main(argv: list[str] | None = None) -> int:
         multiprocessing.freeze_support()
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in COMMANDS:
+        _console_streams()
         from core.cli import main as cli_main
 
         return cli_main(args)
-    if args and args[0] == "--version":
+    if "--version" in args:
+        _console_streams()
         from core import __version__
 
         print(f"ParamScope {__version__}")
@@ -30,6 +32,25 @@ def main(argv: list[str] | None = None) -> int:
     from gui.app import main as gui_main
 
     return gui_main(args)
+
+
+def _console_streams() -> None:
+    """A windowed Windows build starts with no stdout: write to the console it was started
+    from, if any, else nowhere (instead of failing on `None.write`)."""
+    if sys.stdout is not None and sys.stderr is not None:
+        return
+    if sys.platform == "win32":
+        import ctypes
+
+        if ctypes.windll.kernel32.AttachConsole(-1):  # ATTACH_PARENT_PROCESS
+            sys.stdout = open("CONOUT$", "w", encoding="utf-8")  # noqa: SIM115 — for the process
+            sys.stderr = sys.stdout
+            return
+    import os
+
+    sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 — lives as long as the process
+    sys.stdout = sys.stdout or sink
+    sys.stderr = sys.stderr or sink
 
 
 if __name__ == "__main__":

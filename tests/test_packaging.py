@@ -256,3 +256,25 @@ def test_version_from_main_and_the_installed_console_script() -> None:
     if script.exists():  # `make venv` installs the project, console script included
         out = subprocess.run([script, "--version"], capture_output=True, text=True, check=True)
         assert out.stdout.strip() == f"ParamScope {__version__}"
+
+
+def test_version_anywhere_on_the_line_and_without_a_stdout() -> None:
+    """`--new-window --version` prints the version (it opened a window before); a windowed
+    Windows build starts without stdout, and the command line must not fail on it."""
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--new-window", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == f"ParamScope {__version__}"
+    code = (
+        "import sys; sys.stdout = None; sys.stderr = None; sys.path.insert(0, sys.argv[1]); "
+        "import main; raise SystemExit(main.main(['info', sys.argv[2]]))"
+    )
+    demo = ROOT / "resources" / "demo" / "tiny-gpt"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT), str(demo)], capture_output=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -13,6 +13,7 @@ OUT=${2:-$ROOT/dist}
 VERSION=$(sed -n 's/^__version__ = "\(.*\)"/\1/p' "$ROOT/core/__init__.py")
 ARCH=$(dpkg --print-architecture)
 STAGE=$(mktemp -d)
+chmod 755 "$STAGE"  # the package's ./ entry: mktemp's 0700 would become /'s mode
 trap 'rm -rf "$STAGE"' EXIT
 
 DESTDIR="$STAGE" PREFIX=/usr "$HERE/install.sh" "$BUNDLE" >/dev/null
