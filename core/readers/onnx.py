@@ -224,6 +224,7 @@ def _read(path: Path, data: mmap.mmap) -> ReadResult:
     initializers, ops, graph_name = _graph(walker, graph_span)
     for init in initializers:
         _add_tensor(path, result, init)
+    _sum_up_external_problems(result)
     varints = metadata.get("varint initializers")
     if varints:
         result.warnings.append(
@@ -399,9 +400,7 @@ def _external_source(
     except ValueError:
         raise CheckpointError(path, f"initializer {info.name!r} has a malformed offset") from None
     if not target.is_file():
-        result.warnings.append(
-            f"external data file {location} is missing: {info.name} has no data to show"
-        )
+        result.warnings.append(f"{_MISSING}{location}\0{info.name}")  # summed up in _read
         return None
     if target not in result.files:
         result.files.append(target)
@@ -414,9 +413,44 @@ def _external_source(
             "corrupt file",
         )
     if offset + length > size:
-        raise CheckpointError(
-            target,
-            f"{info.name} ends at byte {exact(offset + length)} but the file ends at {exact(size)}",
-            "the external data file is truncated",
-        )
+        # like a cut GGUF: the graph still opens; this tensor's data is not there
+        missing = offset + length - size
+        result.warnings.append(f"{_CUT}{location}\0{info.name}\0{missing}")  # summed up in _read
+        return None
     return DataSource(file=target, offset=offset, nbytes=length)
+
+
+_MISSING = "\0missing\0"
+_CUT = "\0cut\0"
+
+
+def _sum_up_external_problems(result: ReadResult) -> None:
+    """One warning per external data file, not one per tensor."""
+    missing: dict[str, list[str]] = {}
+    cut: dict[str, list[tuple[str, int]]] = {}
+    kept = []
+    for warning in result.warnings:
+        if warning.startswith(_MISSING):
+            location, name = warning.removeprefix(_MISSING).split("\0")
+            missing.setdefault(location, []).append(name)
+        elif warning.startswith(_CUT):
+            location, name, short = warning.removeprefix(_CUT).split("\0")
+            cut.setdefault(location, []).append((name, int(short)))
+        else:
+            kept.append(warning)
+    for location, names in missing.items():
+        kept.append(
+            f"external data file {location} is missing: {_names(names)} have no data to show"
+        )
+    for location, parts in cut.items():
+        short = max(n for _, n in parts)
+        kept.append(
+            f"external data file {location} is truncated: {_names([n for n, _ in parts])} lie "
+            f"beyond its end, which is {exact(short)} bytes short"
+        )
+    result.warnings[:] = kept
+
+
+def _names(names: list[str]) -> str:
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"{len(names)} tensor{'s' if len(names) != 1 else ''} ({shown})"
