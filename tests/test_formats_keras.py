@@ -169,3 +169,41 @@ def test_damaged_zip_entries_are_checkpoint_errors(tmp_path):
         with pytest.raises(CheckpointError) as caught:
             open_checkpoint(path)
         assert "config.json cannot be read" in str(caught.value), str(caught.value)
+
+
+def test_attention_sublayers_name_their_kernels(tmp_path):
+    """Keras 3 files a MultiHeadAttention's projections as query_dense/vars/0 … (EinsumDense
+    layers it owns): they are kernels and biases, not anonymous vars."""
+    import json
+
+    rng = np.random.default_rng(0)
+    weights = {}
+    for part in ("query", "key", "value"):
+        weights[f"layers/multi_head_attention/{part}_dense/vars/0"] = rng.standard_normal(
+            (8, 2, 4)
+        ).astype(np.float32)
+        weights[f"layers/multi_head_attention/{part}_dense/vars/1"] = np.zeros((2, 4), np.float32)
+    weights["layers/multi_head_attention/output_dense/vars/0"] = rng.standard_normal(
+        (2, 4, 8)
+    ).astype(np.float32)
+    weights["layers/multi_head_attention/output_dense/vars/1"] = np.zeros(8, np.float32)
+    config = {
+        "class_name": "Functional",
+        "config": {
+            "name": "model",
+            "layers": [
+                {"class_name": "MultiHeadAttention", "config": {"name": "attn", "num_heads": 2}}
+            ],
+        },
+    }
+    h5 = write_h5(tmp_path / "w.h5", weights)
+    path = tmp_path / "attention.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.4.1"}))
+        z.writestr("config.json", json.dumps(config))
+        z.write(h5, "model.weights.h5")
+    ckpt = open_checkpoint(path)
+    kernel = ckpt.tensor("layers.attn.query_dense.kernel")
+    assert kernel is not None and kernel.kind == "weight", [t.name for t in ckpt.tensors]
+    assert ckpt.tensor("layers.attn.output_dense.bias").kind == "bias"
+    assert ckpt.totals.counts["other"] == 0

@@ -77,6 +77,20 @@ def _snake(class_name: str) -> str:
 
 
 _BY_SNAKE = {_snake(name): name for name in _VAR_NAMES}
+# layers that other layers own and file under their attribute name, not their class
+# (MultiHeadAttention's EinsumDense projections, keras_hub's feed-forward and norm sublayers)
+_BY_SNAKE.update(
+    {
+        "query_dense": "EinsumDense",
+        "key_dense": "EinsumDense",
+        "value_dense": "EinsumDense",
+        "output_dense": "EinsumDense",
+        "feedforward_intermediate_dense": "Dense",
+        "feedforward_output_dense": "Dense",
+        "self_attention_layer_norm": "LayerNormalization",
+        "feedforward_layer_norm": "LayerNormalization",
+    }
+)
 
 
 class KerasReader:
@@ -393,7 +407,7 @@ def _keras3_names(names: list[str], config: Any) -> dict[str, str]:
     for group, members in groups.items():
         layer = group.removesuffix("vars").rstrip("/")
         members.sort(key=lambda n: int(n.rpartition("/")[2]))
-        snake = re.sub(r"_\d+$", "", layer.rpartition("/")[2])
+        snake = re.sub(r"_\d+$", "", layer.rpartition("/")[2].lstrip("_"))
         variables = _VAR_NAMES.get(_BY_SNAKE.get(snake, ""), [])
         wanted = [var for var, _ in variables]
         if len(wanted) != len(members):
