@@ -14,6 +14,7 @@ import io
 import pickle
 import re
 import struct
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -404,13 +405,22 @@ class InertUnpickler(pickle._Unpickler):
 _MAX_DEPTH = 64
 
 
+_MAX_PLAIN_ITEMS = 200_000  # values one hyperparameter source may expand to
+_budget = threading.local()
+
+
 def to_plain(value: Any, depth: int = 0) -> Any:
     """Turn unpickled data into JSON-like plain data for hyperparameter views.
 
     Namespaces and OmegaConf containers become dicts; other objects become
     {"__class__": name, …their state}; tensors become a short description.
     """
-    if depth > _MAX_DEPTH:
+    if depth == 0:
+        _budget.left = _MAX_PLAIN_ITEMS
+    _budget.left -= 1
+    # shared references (a list holding itself twice, 40 levels deep) would expand to 2**40
+    # items: past the budget, the rest is an ellipsis, never a hang
+    if depth > _MAX_DEPTH or _budget.left < 0:
         return "…"
     if value is None or isinstance(value, bool | int | float | str):
         return value

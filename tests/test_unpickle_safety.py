@@ -132,3 +132,22 @@ def test_no_unsafe_loading_in_the_code() -> None:
             assert "weights_only=False" not in text.replace(" ", ""), source
             assert "pickle.load(" not in text and "pickle.loads(" not in text, source
             assert "eval(" not in text.replace("literal_eval(", ""), source
+
+
+def test_shared_references_cannot_expand_into_a_hang(tmp_path) -> None:
+    """A 2 KB file whose config holds one list twice, 40 levels deep (2**40 items if expanded)."""
+    import subprocess
+    import sys
+
+    nested: list = ["lol"]
+    for _ in range(40):
+        nested = [nested, nested]
+    path = tmp_path / "laughs.ckpt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "hyper_parameters": {"cfg": nested}}, path)
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, str(root / "main.py"), "info", str(path), "--json"],
+        capture_output=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
