@@ -114,6 +114,8 @@ def role_of(t: TensorInfo, siblings: set[str]) -> Role:
     )
     if not (quantised or is_float(t.dtype)) or leaf in BUFFER_LEAVES or "mask" in leaf:
         return "buffer"
+    if leaf in ("bias", "masked_bias") and len(t.shape) == 4 and t.shape[:2] == (1, 1):
+        return "buffer"  # GPT-2's causal mask `attn.bias` [1, 1, n, n]: not a parameter
     kind = _kind_of_leaf(leaf)
     ndim = len(t.shape)
     if kind != "other" and (

@@ -315,3 +315,18 @@ def test_info_table_rows_add_up_with_tensors_beside_modules(tmp_path: Path, caps
     assert rows["scale"][1:3] == ["norm", "5"]  # a top-level tensor: its own row
     assert rows["weight"][2] == "12" and rows["proj_bias"][3] == "4"  # beside a child module
     assert rows["encoder"][6] == "20"  # the module's own row still sums them all
+
+
+def test_gpt2_causal_mask_named_bias_is_a_buffer(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    state = {
+        "h.0.attn.bias": torch.tril(torch.ones(1, 1, 16, 16)),  # GPT-2's mask, saved as "bias"
+        "h.0.attn.c_attn.weight": torch.zeros(8, 24),
+        "h.0.attn.c_attn.bias": torch.zeros(24),
+    }
+    path = tmp_path / "gpt2.safetensors"
+    save_file(state, str(path))
+    ckpt = open_checkpoint(path)
+    assert ckpt.tensor("h.0.attn.bias").role == "buffer"
+    assert ckpt.totals.params == 8 * 24 + 24 and ckpt.totals.buffers == 256
