@@ -226,3 +226,10 @@ def test_opening_a_big_pickle_stops_inside_the_read_when_cancelled(tmp_path: Pat
     with pytest.raises(Cancelled):
         open_checkpoint(path, progress=progress)
     assert calls[-1] == (0, 3)  # stopped while reading, not at the next stage
+
+
+@pytest.mark.parametrize("claim", [10**9, 2**62])
+def test_an_absurd_header_length_is_called_truncated(tmp_path: Path, claim: int) -> None:
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(struct.pack("<Q", claim) + b'{"w": {"dtype": "F32"')
+    _expect_error(path, "truncated")
