@@ -319,16 +319,33 @@ class _ValueCounts:
         if n == 0:
             return {}
         ends = np.cumsum(c)  # order statistics ends[i-1] … ends[i]-1 have value v[i]
-        result: dict[float, float] = {}
-        for p in percents:
-            position = (n - 1) * (p / 100.0)  # numpy: q / 100 first, then × (n − 1)
-            below = math.floor(position)
-            frac = position - below
-            a = v[np.searchsorted(ends, below, side="right")]
-            b = v[np.searchsorted(ends, min(below + 1, n - 1), side="right")]
-            # numpy's _lerp: interpolate from the nearer end for accuracy
-            result[p] = float(a + (b - a) * frac if frac < 0.5 else b - (b - a) * (1 - frac))
-        return result
+        return _interpolated(
+            percents, n, lambda rank: float(v[np.searchsorted(ends, rank, side="right")])
+        )
+
+
+def _ranks_needed(percents: Sequence[float], n: int) -> set[int]:
+    """The order statistics numpy's linear percentiles of n values interpolate between."""
+    found = set()
+    for p in percents:
+        below = math.floor((n - 1) * (p / 100.0))
+        found.update((below, min(below + 1, n - 1)))
+    return found
+
+
+def _interpolated(
+    percents: Sequence[float], n: int, value_at: Callable[[int], float]
+) -> dict[float, float]:
+    """numpy's default ('linear') percentiles of n sorted values, given the value at a rank."""
+    result: dict[float, float] = {}
+    for p in percents:
+        position = (n - 1) * (p / 100.0)  # numpy: q / 100 first, then × (n − 1)
+        below = math.floor(position)
+        frac = position - below
+        a, b = value_at(below), value_at(min(below + 1, n - 1))
+        # numpy's _lerp: interpolate from the nearer end for accuracy
+        result[p] = float(a + (b - a) * frac if frac < 0.5 else b - (b - a) * (1 - frac))
+    return result
 
 
 @dataclass(slots=True)
@@ -1030,14 +1047,7 @@ def _wide_percentiles(
     if cached is not None:
         return cached
     width = dtype.itemsize * 8
-    positions = {p: (finite - 1) * (p / 100.0) for p in PERCENTILES}
-    ranks = sorted(
-        {
-            r
-            for pos in positions.values()
-            for r in (math.floor(pos), min(math.floor(pos) + 1, finite - 1))
-        }
-    )
+    ranks = sorted(_ranks_needed(PERCENTILES, finite))
     prefix = dict.fromkeys(ranks, 0)  # the order key's bits found so far, per rank
     within = {r: r for r in ranks}  # the rank among the keys sharing that prefix
     for shift in range(width - 16, -1, -16):
@@ -1062,13 +1072,7 @@ def _wide_percentiles(
             within[r] -= int(ends[digit - 1]) if digit else 0
             prefix[r] = (prefix[r] << 16) | digit
     value = {r: _from_order_key(prefix[r], dtype) for r in ranks}
-    result: dict[float, float] = {}
-    for p, position in positions.items():
-        below = math.floor(position)
-        frac = position - below
-        a, b = value[below], value[min(below + 1, finite - 1)]
-        # numpy's _lerp: interpolate from the nearer end for accuracy
-        result[p] = float(a + (b - a) * frac if frac < 0.5 else b - (b - a) * (1 - frac))
+    result = _interpolated(PERCENTILES, finite, value.__getitem__)
     _remember(_percentile_results, cache_key, result)
     return result
 
