@@ -222,9 +222,10 @@ def _read(path: Path, data: mmap.mmap) -> ReadResult:
     if "ir_version" not in metadata or graph_span is None:
         raise CheckpointError(path, "the model has no graph", "not an ONNX model, or corrupt")
     initializers, ops, graph_name = _graph(walker, graph_span)
+    lacking = _ExternalDataProblems()
     for init in initializers:
-        _add_tensor(path, result, init)
-    _sum_up_external_problems(result)
+        _add_tensor(path, result, init, lacking)
+    result.warnings.extend(lacking.warnings())
     varints = metadata.get("varint initializers")
     if varints:
         result.warnings.append(
@@ -326,7 +327,9 @@ def _initializer(walker: _Walker, span: tuple[int, int]) -> _Initializer:
     return init
 
 
-def _add_tensor(path: Path, result: ReadResult, init: _Initializer) -> None:
+def _add_tensor(
+    path: Path, result: ReadResult, init: _Initializer, lacking: _ExternalDataProblems
+) -> None:
     name = init.name or f"initializer_{len(result.tensors)}"
     dtype = ONNX_DTYPES.get(init.data_type)
     if dtype is None:
@@ -344,7 +347,8 @@ def _add_tensor(path: Path, result: ReadResult, init: _Initializer) -> None:
     )
     result.tensors.append(info)
     if init.location == 1 or init.external:
-        info.source = _packed(result, info, _external_source(path, result, info, init.external))
+        source = _external_source(path, result, info, init.external, lacking)
+        info.source = _packed(result, info, source)
         return
     if init.payload is None:
         if init.other_data:
@@ -383,7 +387,11 @@ def _packed(result: ReadResult, info: TensorInfo, source: DataSource | None) -> 
 
 
 def _external_source(
-    path: Path, result: ReadResult, info: TensorInfo, external: dict[str, str]
+    path: Path,
+    result: ReadResult,
+    info: TensorInfo,
+    external: dict[str, str],
+    lacking: _ExternalDataProblems,
 ) -> DataSource | None:
     location = external.get("location", "")
     folder = path.parent.resolve()
@@ -400,7 +408,7 @@ def _external_source(
     except ValueError:
         raise CheckpointError(path, f"initializer {info.name!r} has a malformed offset") from None
     if not target.is_file():
-        result.warnings.append(f"{_MISSING}{location}\0{info.name}")  # summed up in _read
+        lacking.missing.setdefault(location, []).append(info.name)
         return None
     if target not in result.files:
         result.files.append(target)
@@ -414,41 +422,31 @@ def _external_source(
         )
     if offset + length > size:
         # like a cut GGUF: the graph still opens; this tensor's data is not there
-        missing = offset + length - size
-        result.warnings.append(f"{_CUT}{location}\0{info.name}\0{missing}")  # summed up in _read
+        lacking.cut.setdefault(location, []).append((info.name, offset + length - size))
         return None
     return DataSource(file=target, offset=offset, nbytes=length)
 
 
-_MISSING = "\0missing\0"
-_CUT = "\0cut\0"
+@dataclass
+class _ExternalDataProblems:
+    """Tensors whose external data file is missing or too short, by file: one warning per file,
+    not one per tensor."""
 
+    missing: dict[str, list[str]] = field(default_factory=dict)
+    cut: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # (tensor, bytes short)
 
-def _sum_up_external_problems(result: ReadResult) -> None:
-    """One warning per external data file, not one per tensor."""
-    missing: dict[str, list[str]] = {}
-    cut: dict[str, list[tuple[str, int]]] = {}
-    kept = []
-    for warning in result.warnings:
-        if warning.startswith(_MISSING):
-            location, name = warning.removeprefix(_MISSING).split("\0")
-            missing.setdefault(location, []).append(name)
-        elif warning.startswith(_CUT):
-            location, name, short = warning.removeprefix(_CUT).split("\0")
-            cut.setdefault(location, []).append((name, int(short)))
-        else:
-            kept.append(warning)
-    for location, names in missing.items():
-        kept.append(
+    def warnings(self) -> list[str]:
+        said = [
             f"external data file {location} is missing: {_names(names)} have no data to show"
-        )
-    for location, parts in cut.items():
-        short = max(n for _, n in parts)
-        kept.append(
-            f"external data file {location} is truncated: {_names([n for n, _ in parts])} lie "
-            f"beyond its end, which is {exact(short)} bytes short"
-        )
-    result.warnings[:] = kept
+            for location, names in self.missing.items()
+        ]
+        for location, parts in self.cut.items():
+            short = max(n for _, n in parts)
+            said.append(
+                f"external data file {location} is truncated: {_names([n for n, _ in parts])} "
+                f"lie beyond its end, which is {exact(short)} bytes short"
+            )
+        return said
 
 
 def _names(names: list[str]) -> str:
