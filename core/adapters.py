@@ -129,7 +129,9 @@ def _holds_base_weights(checkpoint: Checkpoint, modules: dict[str, dict[str, Ten
 
 def _stored_alpha(checkpoint: Checkpoint, modules: dict[str, dict[str, TensorInfo]]) -> Any:
     """α from kohya-style `<module>.alpha` scalars (a few bytes each): one value if all agree."""
-    from core.decode import decode, storage_dtype  # noqa: PLC0415 — numpy only when needed
+    import numpy as np  # noqa: PLC0415 — numpy only when a kohya file needs it
+
+    from core.decode import decode, storage_dtype  # noqa: PLC0415
 
     values = set()
     for module in list(modules)[:MAX_ALPHAS]:
@@ -145,8 +147,6 @@ def _stored_alpha(checkpoint: Checkpoint, modules: dict[str, dict[str, TensorInf
             return None
         if len(raw) != raw_type.itemsize:
             return None
-        import numpy as np  # noqa: PLC0415
-
         values.add(float(decode(np.frombuffer(raw, raw_type), t.dtype)[0]))
     return values.pop() if len(values) == 1 else None
 

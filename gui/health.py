@@ -17,15 +17,10 @@ from core import units
 from core.model import Checkpoint
 from core.stats import FLAGS, TensorStats, health, statistics_possible
 from gui.colors import ALERT
+from gui.summary import _esc, _muted
 from gui.workers import Job
 
 AUTO_CHECK_BYTES = 1 << 30  # models up to 1 GiB of tensor data are checked when they open
-
-
-def _muted() -> str:
-    from gui.summary import _muted as muted  # noqa: PLC0415 — one definition of the muted colour
-
-    return muted()
 
 
 class HealthLine(QWidget):
@@ -195,7 +190,3 @@ class HealthLine(QWidget):
         self.label.setToolTip("\n".join(lines))
         self.button.setText("Check again")
         self.button.setToolTip("Read every value again (after the file changed)")
-
-
-def _esc(text: object) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
