@@ -11,6 +11,7 @@ import json
 import sys
 from typing import Any
 
+from core import json_strict
 from core.errors import CheckpointError
 from core.info import info_json, info_text
 
@@ -66,7 +67,11 @@ def _info(args: Any) -> int:
 
     checkpoint = open_checkpoint(args.path)
     if args.json:
-        json.dump(info_json(checkpoint), sys.stdout, indent=1, default=str)
+        document = info_json(checkpoint)
+        # the only parts that hold values from the file itself (a `best_metric: nan`)
+        for key in ("hyperparameters", "metadata"):
+            document[key] = json_strict.strict(document[key])
+        json.dump(document, sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(info_text(checkpoint, depth=args.depth))

@@ -86,7 +86,9 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
 def _discover_hyperparams(checkpoint: Checkpoint, inside: dict) -> dict:
     from core.hparams.discover import discover
 
-    return discover(checkpoint.path, checkpoint.files, inside, checkpoint.warnings)
+    return discover(
+        checkpoint.path, checkpoint.files, inside, checkpoint.warnings, checkpoint.config_files
+    )
 
 
 def _size(file: Path) -> int:

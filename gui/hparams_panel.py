@@ -529,6 +529,8 @@ class HyperparamPanel(QWidget):
         self.message.hide()
         self.tree = _ValueTree()
         self.tree.setModel(self.proxy)
+        self.tree.selectionModel().currentChanged.connect(self._update_remove)
+        self.remove_action.setEnabled(False)
         self.tree.setItemDelegateForColumn(VALUE, ValueDelegate(self.model, self.tree))
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
@@ -640,6 +642,7 @@ class HyperparamPanel(QWidget):
         self.split.setVisible(has_values)
         for action in (self.export_action, self.save_beside_action, self.add_action):
             action.setEnabled(has_values)
+        self._update_remove()
 
     def _view_chosen(self, row: int) -> None:
         if self._state is None or row < 0:
@@ -755,6 +758,10 @@ class HyperparamPanel(QWidget):
         index = self.proxy.mapToSource(self.tree.currentIndex())
         return self.model.path_of(index)
 
+    def _update_remove(self, *_args: object) -> None:
+        # only a selected key can be removed; with nothing shown there is nothing to select
+        self.remove_action.setEnabled(self.split.isVisible() and self.selected_path() is not None)
+
     def remove_selected(self) -> None:
         path = self.selected_path()
         if path is not None:
@@ -841,7 +848,7 @@ class HyperparamPanel(QWidget):
         if self._state is None or self.config is None:
             return False
         try:
-            notes = export(self.config.current, target, protect=list(self._state.checkpoint.files))
+            notes = export(self.config.current, target, protect=_own_files(self._state.checkpoint))
         except CheckpointError as error:
             self._show_message(str(error), error=True)
             return False
@@ -853,7 +860,9 @@ class HyperparamPanel(QWidget):
             return None
         checkpoint = self._state.checkpoint
         try:
-            target, notes = save_beside(checkpoint.path, self.config.current, checkpoint.files)
+            target, notes = save_beside(
+                checkpoint.path, self.config.current, _own_files(checkpoint)
+            )
         except CheckpointError as error:
             self._show_message(str(error), error=True)
             return None
@@ -938,3 +947,8 @@ class HyperparamPanel(QWidget):
         self.message.setText(text)
         self.message.setStyleSheet(f"color: {ALERT};" if error else "")
         self.message.setVisible(bool(text))
+
+
+def _own_files(checkpoint: Checkpoint) -> list[Path]:
+    """What an export must never replace: the weights and the configs they were read with."""
+    return [*checkpoint.files, *checkpoint.config_files]

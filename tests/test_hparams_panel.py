@@ -5,6 +5,7 @@ architecture check and the highlighted keys for a selected tensor."""
 from __future__ import annotations
 
 import hashlib
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -271,3 +272,28 @@ def test_diff_dialog_lists_the_edits(
     panel.edit_value(("lr",), "1e-3")
     panel.diff_action.trigger()
     assert shown == ["~ lr: 0.0003 → 0.001"]
+
+
+def test_remove_needs_a_selected_key(panel: HyperparamPanel, lightning) -> None:
+    assert not panel.remove_action.isEnabled()  # nothing open
+    panel.set_checkpoint(lightning)
+    assert not panel.remove_action.isEnabled()  # nothing selected yet
+    panel.tree.setCurrentIndex(_index(panel, ("lr",)))
+    assert panel.remove_action.isEnabled()
+    panel.set_checkpoint(None)
+    assert not panel.remove_action.isEnabled()
+
+
+def test_export_of_yaml_dates_and_refusal_to_replace_a_source_config(
+    panel: HyperparamPanel, tmp_path: Path
+) -> None:
+    weights = files.wandb_run(tmp_path)
+    (tmp_path / "hparams.yaml").write_text("lr: 0.1\nstarted: 2024-01-15\n")
+    panel.set_checkpoint(open_checkpoint(weights))
+    target = tmp_path / "out.toml"
+    assert panel.export_to(target)
+    assert tomllib.loads(target.read_text())["started"] == "2024-01-15"
+    before = (tmp_path / "hparams.yaml").read_bytes()
+    assert not panel.export_to(tmp_path / "hparams.yaml")
+    assert "never overwritten" in panel.message.text()
+    assert (tmp_path / "hparams.yaml").read_bytes() == before

@@ -14,6 +14,7 @@ import json
 import sys
 from typing import Any
 
+from core import json_strict
 from core.hparams.archcheck import check_architecture
 from core.hparams.edit import MERGED, MISSING, EditableConfig, HParamError, HyperParamSet
 from core.hparams.export import export
@@ -55,11 +56,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     notes: list[str] = []
     if args.export:
-        notes = export(config.current, args.export, protect=list(checkpoint.files))
+        notes = export(
+            config.current, args.export, protect=[*checkpoint.files, *checkpoint.config_files]
+        )
     checks = check_architecture(checkpoint)
     if args.json:
-        json.dump(_as_json(hset, args.source, config, checks, notes), sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        json_strict.dump(_as_json(hset, args.source, config, checks, notes), sys.stdout)
     else:
         sys.stdout.write(_as_text(checkpoint.name, hset, args.source, config, checks))
         if args.export:

@@ -12,6 +12,7 @@ provenance. Nothing here runs code from a file: YAML is read safely, pickles ine
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -34,14 +35,16 @@ def discover(
     files: list[Path],
     inside: dict[str, dict],
     warnings: list[str] | None = None,
+    read_from: list[Path] | None = None,
 ) -> dict[str, dict]:
     """All hyperparameter sources: `inside` first, then the files found beside or above `path`.
 
     Problems with a file beside the checkpoint (too big, malformed) are appended to `warnings`
-    and the file is skipped; they never stop the checkpoint from opening.
+    and the file is skipped; they never stop the checkpoint from opening. The config files that
+    gave a source are appended to `read_from`.
     """
     notes = warnings if warnings is not None else []
-    sources: dict[str, dict] = {name: value for name, value in inside.items() if value}
+    sources: dict[str, dict] = {name: plain(value) for name, value in inside.items() if value}
     folder = path if path.is_dir() else path.parent
     try:
         candidates = _candidates(folder)
@@ -58,10 +61,34 @@ def discover(
         if data is None:
             continue
         wandb = file.name == "config.yaml" and ".hydra" not in source and _is_wandb(data)
-        data = _shape(file, data, wandb)
+        data = plain(_shape(file, data, wandb))
         if isinstance(data, dict) and data:
             sources[f"wandb {source}" if wandb else source] = data
+            if read_from is not None:
+                read_from.append(file)
     return sources
+
+
+def plain(value: Any) -> Any:
+    """Only what every export format and `--json` can hold: mappings with text keys, lists,
+    text, numbers, bools and null. Dates become their ISO text, bytes their text, sets and tuples
+    lists, numpy scalars Python numbers; anything else its `str`."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return sorted((plain(item) for item in value), key=str)
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="backslashreplace")
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    item = getattr(value, "item", None)  # a numpy scalar
+    if callable(item) and getattr(value, "shape", None) == ():
+        return plain(item())
+    return str(value)
 
 
 def _candidates(folder: Path) -> list[tuple[str, Path]]:
@@ -76,14 +103,19 @@ def _candidates(folder: Path) -> list[tuple[str, Path]]:
     for up in (folder.parent, folder.parent.parent):
         if up != folder and _VERSION.search(up.name):
             found.append((_relative(up / "hparams.yaml", folder), up / "hparams.yaml"))
-    logs = folder / "lightning_logs"
-    if logs.is_dir():
+    # …and with ModelCheckpoint(dirpath=run/checkpoints), run/lightning_logs/version_N/ is a
+    # sibling: the latest version is the run that wrote the last checkpoint
+    for base in (folder, folder.parent):
+        logs = base / "lightning_logs"
+        if not logs.is_dir():
+            continue
         versions = sorted(
             (int(m.group(1)), p) for p in logs.iterdir() if (m := _VERSION.search(p.name))
         )
         if versions:
             latest = versions[-1][1] / "hparams.yaml"
             found.append((_relative(latest, folder), latest))
+            break
     # W&B: <run>/wandb/latest-run/files/config.yaml (also without the latest-run link)
     for base in (folder, folder.parent):
         wandb = base / "wandb"
@@ -95,7 +127,9 @@ def _candidates(folder: Path) -> list[tuple[str, Path]]:
                     found.append((_relative(file, folder), file))
                     break
     if folder.parent != folder:
-        found.append(("../hparams.yaml", folder.parent / "hparams.yaml"))
+        # Ultralytics: runs/detect/train/{args.yaml, weights/best.pt}
+        for name in ("hparams.yaml", "args.yaml"):
+            found.append((f"../{name}", folder.parent / name))
     return found
 
 
@@ -181,15 +215,27 @@ def _unwrap_wandb(data: dict) -> dict:
 
 
 def _overrides(lines: list) -> dict[str, Any]:
-    """Hydra's `overrides.yaml` lists `key=value` strings (also `+key=…`, `~key`)."""
+    """Hydra's `overrides.yaml` lists `key=value` strings as typed on the command line:
+    `optim.lr=1e-3` sets a nested key, `+key=…` adds one, `++key=…` adds or replaces, `~key`
+    deletes. They are kept as the nested mapping they set, so they line up with
+    `.hydra/config.yaml` (which already holds the result); deletions leave no key."""
     from core.hparams import yaml_safe
 
     result: dict[str, Any] = {}
     for line in lines:
-        text = str(line)
-        key, sep, value = text.partition("=")
-        if sep:
-            result[key] = yaml_safe.scalar(value)
-        else:
-            result[text] = None
+        text = str(line).strip()
+        if text.startswith("~"):
+            continue
+        key, sep, value = text.lstrip("+").partition("=")
+        key = key.partition("@")[0]  # `optimizer@model.opt=adam` picks a group's package
+        path = [part for part in key.split(".") if part]
+        if not sep or not path:
+            continue
+        node = result
+        for part in path[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[path[-1]] = yaml_safe.scalar(value)
     return result

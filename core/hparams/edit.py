@@ -67,11 +67,33 @@ def coerce(path: KeyPath, value: Any, current: Any = MISSING) -> Any:
     if target is None:
         typed = yaml_safe.scalar(value) if isinstance(value, str) else value
     else:
-        typed = _convert(name, value, target)
+        typed = _convert(name, value, target, current)
     if isinstance(typed, dict):
         raise HParamError(f"{name}: a mapping cannot be set as one value; edit its keys")
+    _check_finite(name, typed)
     _check_limits(name, typed, spec)
     return typed
+
+
+def _check_finite(name: str, value: Any) -> None:
+    """NaN or infinity is never a setting anyone means, and JSON cannot hold it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise HParamError(f"{name} must be a finite number; {value!r} is not")
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(f"{name}[{i}]", item)
+
+
+def _element_type(items: Any) -> str | None:
+    """The one scalar type a list's elements share (ints among floats count as floats)."""
+    if not isinstance(items, list | tuple) or not items:
+        return None
+    kinds = {type_name(item) for item in items}
+    if kinds == {"int", "float"}:
+        return "float"
+    if len(kinds) == 1 and (kind := kinds.pop()) in ("int", "float", "str", "bool"):
+        return kind
+    return None
 
 
 def _target_type(current: Any, spec: KeySpec | None) -> str | None:
@@ -85,7 +107,7 @@ def _target_type(current: Any, spec: KeySpec | None) -> str | None:
     return None
 
 
-def _convert(name: str, value: Any, target: str) -> Any:
+def _convert(name: str, value: Any, target: str, current: Any = MISSING) -> Any:
     if target == "str":
         return value if isinstance(value, str) else _refuse(name, value, "text")
     if target == "bool":
@@ -126,18 +148,27 @@ def _convert(name: str, value: Any, target: str) -> Any:
                 return float(value.strip().replace("_", ""))
             except ValueError:
                 pass
+            spelled = yaml_safe.scalar(value)  # YAML's own spellings: `.inf`, `.nan`
+            if isinstance(spelled, float):
+                return spelled
         return _refuse(name, value, "a number")
     if target == "list":
         typed = value
         if isinstance(value, str):
             text = value.strip()
-            # "0.9, 0.95" means the list a person would write in brackets
-            typed = yaml_safe.scalar(text if text.startswith("[") else f"[{text}]")
+            # "0.9, 0.95" means the list a person would write in brackets; a bare "0.9" is more
+            # likely a slip than a list of one
+            if not text.startswith("[") and "," in text:
+                text = f"[{text}]"
+            typed = yaml_safe.scalar(text)
         if isinstance(typed, tuple):
             typed = list(typed)
-        if isinstance(typed, list):
+        if not isinstance(typed, list):
+            return _refuse(name, value, "a list such as [0.9, 0.95]")
+        element = _element_type(current)
+        if element is None:
             return typed
-        return _refuse(name, value, "a list such as [0.9, 0.95]")
+        return [_convert(f"{name}[{i}]", item, element) for i, item in enumerate(typed)]
     if target == "mapping":
         raise HParamError(f"{name}: a mapping cannot be set as one value; edit its keys")
     return value

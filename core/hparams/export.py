@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -69,11 +70,11 @@ def _toml(data: dict[str, Any]) -> tuple[str, list[str]]:
     import tomlkit
 
     dropped: list[str] = []
+    notes: list[str] = []
     document = tomlkit.document()
-    clean = _without_nulls(data, (), dropped)
-    for key, value in clean.items():
+    for key, value in _for_toml(data, (), dropped, notes).items():
         document.add(key, value)
-    notes = [f"{key}: null has no TOML form; left out" for key in dropped]
+    notes[:0] = [f"{key}: null has no TOML form; left out" for key in dropped]
     text = tomlkit.dumps(document)
     if dropped:
         header = "".join(f"# {key} = null (TOML has no null; left out)\n" for key in dropped)
@@ -81,14 +82,19 @@ def _toml(data: dict[str, Any]) -> tuple[str, list[str]]:
     return text, notes
 
 
-def _without_nulls(value: Any, path: tuple[str, ...], dropped: list[str]) -> Any:
+_TOML_INT = range(-(2**63), 2**63)
+
+
+def _for_toml(value: Any, path: tuple[str, ...], dropped: list[str], notes: list[str]) -> Any:
+    """`value` as TOML can hold it: nulls left out (named in `dropped`), integers beyond 64 bits
+    written as text (named in `notes`)."""
     if isinstance(value, dict):
         kept = {}
         for key, item in value.items():
             if item is None:
                 dropped.append(".".join((*path, str(key))))
                 continue
-            kept[str(key)] = _without_nulls(item, (*path, str(key)), dropped)
+            kept[str(key)] = _for_toml(item, (*path, str(key)), dropped, notes)
         return kept
     if isinstance(value, list):
         kept_items = []
@@ -96,8 +102,11 @@ def _without_nulls(value: Any, path: tuple[str, ...], dropped: list[str]) -> Any
             if item is None:
                 dropped.append(".".join((*path, f"[{i}]")))
                 continue
-            kept_items.append(_without_nulls(item, (*path, f"[{i}]"), dropped))
+            kept_items.append(_for_toml(item, (*path, f"[{i}]"), dropped, notes))
         return kept_items
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _TOML_INT:
+        notes.append(f"{'.'.join(path)}: {value} is beyond TOML's 64-bit integers; written as text")
+        return str(value)
     return value
 
 
@@ -108,6 +117,7 @@ def write_atomic(target: Path, text: str) -> None:
         prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
     )
     try:
+        os.chmod(temp_name, _mode_for(target))
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
             stream.write(text)
             stream.flush()
@@ -119,6 +129,17 @@ def write_atomic(target: Path, text: str) -> None:
         raise
 
 
+def _mode_for(target: Path) -> int:
+    """The mode a file written in place would get: the replaced file's own, else what the umask
+    leaves of rw-rw-rw- (mkstemp's 0600 would hide a config from the rest of a team)."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def export(
     data: dict[str, Any],
     target: str | Path,
@@ -126,12 +147,17 @@ def export(
     protect: list[Path] | None = None,
 ) -> list[str]:
     """Write `data` to `target` (format from the extension unless given); returns notes on what
-    the format could not hold. `protect` lists files never to overwrite (the checkpoint's)."""
+    the format could not hold. `protect` lists files never to overwrite: the checkpoint's own
+    and the configs beside it that it was read with."""
     target = Path(target).expanduser()
     fmt = fmt or format_for(target)
     for path in protect or []:
         if _same_file(path, target):
-            raise CheckpointError(target, "is part of the checkpoint", "choose another file name")
+            raise CheckpointError(
+                target,
+                "is one of the files this checkpoint was read from; it is never overwritten",
+                "choose another file name",
+            )
     text, notes = to_text(data, fmt)
     try:
         write_atomic(target, text)

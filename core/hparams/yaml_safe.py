@@ -4,7 +4,9 @@ Loading uses PyYAML's safe constructor (the C one when present). Tags the safe l
 know — `!!python/object:…` that Lightning writes for odd hyperparameters, or custom `!tags` — are
 read as plain data marked with the tag, instead of failing or running anything. Floats in
 exponent form without a dot (`3e-4`), which YAML 1.1 reads as text, are read as floats, since
-that is what every training config means by them.
+that is what every training config means by them. Values that plain data (JSON, TOML) cannot
+hold are read as plain data too: dates as the text they were written as, `!!binary` as its text,
+`!!set` as a list, `!!omap` as a mapping.
 """
 
 from __future__ import annotations
@@ -43,7 +45,36 @@ def _unknown_tag(loader: yaml.BaseLoader, tag_suffix: str, node: yaml.Node) -> A
     return value if value != "" else name
 
 
+def _as_written(loader: yaml.BaseLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))
+
+
+def _binary_text(loader: yaml.BaseLoader, node: yaml.Node) -> str:
+    data = yaml.SafeLoader.construct_yaml_binary(loader, node)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return str(loader.construct_scalar(node)).replace("\n", "")  # the base64 text
+
+
+def _set_as_list(loader: yaml.BaseLoader, node: yaml.Node) -> list:
+    return list(loader.construct_mapping(node, deep=True))
+
+
+def _pairs_as_mapping(loader: yaml.BaseLoader, node: yaml.Node) -> dict:
+    mapping: dict[str, Any] = {}
+    for pair in loader.construct_sequence(node, deep=True):
+        if isinstance(pair, dict):
+            mapping.update((str(k), v) for k, v in pair.items())
+    return mapping
+
+
 InertLoader.add_multi_constructor("", _unknown_tag)
+InertLoader.add_constructor("tag:yaml.org,2002:timestamp", _as_written)
+InertLoader.add_constructor("tag:yaml.org,2002:binary", _binary_text)
+InertLoader.add_constructor("tag:yaml.org,2002:set", _set_as_list)
+InertLoader.add_constructor("tag:yaml.org,2002:omap", _pairs_as_mapping)
+InertLoader.add_constructor("tag:yaml.org,2002:pairs", _pairs_as_mapping)
 _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 for _cls in (InertLoader, Dumper):
     _cls.add_implicit_resolver("tag:yaml.org,2002:float", _EXPONENT_FLOAT, list("-+0123456789"))

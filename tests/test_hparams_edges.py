@@ -1,0 +1,221 @@
+"""Hyperparameter files as they turn up in the wild, beyond the tidy cases: YAML values that are
+not JSON (dates, binary, sets), Hydra overrides, configs kept above the weights folder, values
+that are not numbers, lists with typed elements, and exports next to the user's own files."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from core.cli import main as cli_main
+from core.hparams.edit import HParamError, HyperParamSet
+from core.open import open_checkpoint
+from tests import hparams_files as files
+from tests.checkpoints import make_model, save_hf_folder, save_lightning, save_safetensors
+
+
+def _strict_json(text: str) -> object:
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# --- YAML values that JSON and TOML cannot hold ------------------------------------------------
+
+ODD_YAML = """\
+lr: 0.001
+started: 2024-01-15
+finished: 2024-01-15 10:30:00
+blob: !!binary aGVsbG8=
+tags: !!set {a, b}
+ordered: !!omap [{x: 1}, {y: 2}]
+7: seven
+"""
+
+
+@pytest.fixture
+def odd_config(tmp_path: Path) -> Path:
+    weights = save_safetensors(make_model(layers=2, width=16), tmp_path / "model.safetensors")
+    (tmp_path / "hparams.yaml").write_text(ODD_YAML)
+    return weights
+
+
+def test_yaml_dates_binary_and_sets_are_read_as_plain_values(odd_config: Path) -> None:
+    found = open_checkpoint(odd_config).hyperparams["hparams.yaml"]
+    assert found["started"] == "2024-01-15"
+    assert found["finished"] == "2024-01-15 10:30:00"
+    assert found["blob"] == "hello"
+    assert sorted(found["tags"]) == ["a", "b"]
+    assert found["ordered"] == {"x": 1, "y": 2}
+    assert found["7"] == "seven"
+
+
+def test_hparams_json_and_every_export_work_with_yaml_dates(
+    odd_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli_main(["hparams", str(odd_config), "--json"]) == 0
+    assert _strict_json(capsys.readouterr().out)["values"]["started"] == "2024-01-15"
+    for suffix, load in (
+        (".yaml", yaml.safe_load),
+        (".json", json.loads),
+        (".toml", tomllib.loads),
+    ):
+        out = tmp_path / f"out{suffix}"
+        assert cli_main(["hparams", str(odd_config), "--export", str(out)]) == 0, suffix
+        back = load(out.read_text())
+        assert back["started"] == "2024-01-15" and back["lr"] == 0.001, suffix
+
+
+def test_set_a_date_like_value_stays_text(
+    odd_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.toml"
+    args = ["hparams", str(odd_config), "--set", "day=2024-02-01", "--export", str(out)]
+    assert cli_main(args) == 0
+    assert tomllib.loads(out.read_text())["day"] == "2024-02-01"
+
+
+def test_toml_export_reports_an_integer_too_big_for_toml(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = save_safetensors(make_model(layers=2, width=16), tmp_path / "model.safetensors")
+    (tmp_path / "hparams.yaml").write_text(f"seed: {2**70}\nlr: 0.1\n")
+    out = tmp_path / "out.toml"
+    assert cli_main(["hparams", str(weights), "--export", str(out)]) == 0
+    back = tomllib.loads(out.read_text())
+    assert back["seed"] == str(2**70) and back["lr"] == 0.1
+    assert "seed" in capsys.readouterr().err
+
+
+# --- Hydra overrides ------------------------------------------------------------------------------
+
+
+def test_hydra_overrides_are_merged_as_dotted_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = tmp_path / "outputs" / "2024-01-01" / "12-00-00"
+    weights = files.hydra_run(run)
+    (run / ".hydra" / "overrides.yaml").write_text(
+        yaml.safe_dump(["optim.lr=1e-3", "+trainer.devices=2", "++seed=7", "~model.dropout"])
+    )
+    found = open_checkpoint(weights).hyperparams["../.hydra/overrides.yaml"]
+    assert found == {"optim": {"lr": 1e-3}, "trainer": {"devices": 2}, "seed": 7}
+    hset = HyperParamSet(open_checkpoint(weights).hyperparams)
+    assert hset.conflict("merged", ("optim", "lr")) == {}
+    out = tmp_path / "next.yaml"
+    assert cli_main(["hparams", str(weights), "--set", "optim.lr=5e-4", "--export", str(out)]) == 0
+    back = yaml.safe_load(out.read_text())
+    assert back["optim"]["lr"] == 5e-4
+    assert "optim.lr" not in back
+
+
+# --- configs above the weights folder -----------------------------------------------------------
+
+
+def test_ultralytics_args_yaml_above_the_weights_folder(tmp_path: Path) -> None:
+    train = tmp_path / "runs" / "detect" / "train"
+    (train / "weights").mkdir(parents=True)
+    (train / "args.yaml").write_text("task: detect\nepochs: 100\nlr0: 0.01\nimgsz: 640\n")
+    best = train / "weights" / "best.pt"
+    torch.save({"epoch": 99, "model": make_model(layers=2, width=16).state_dict()}, best)
+    found = open_checkpoint(best).hyperparams
+    assert found["../args.yaml"] == {"task": "detect", "epochs": 100, "lr0": 0.01, "imgsz": 640}
+
+
+def test_lightning_logs_beside_the_checkpoints_folder(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for version, lr in ((0, 0.1), (1, 0.02)):
+        folder = run / "lightning_logs" / f"version_{version}"
+        folder.mkdir(parents=True)
+        (folder / "hparams.yaml").write_text(f"lr: {lr}\nbatch_size: 8\n")
+    ckpt = save_lightning(make_model(layers=2, width=16), run / "checkpoints" / "last.ckpt")
+    found = open_checkpoint(ckpt).hyperparams
+    assert found["../lightning_logs/version_1/hparams.yaml"] == {"lr": 0.02, "batch_size": 8}
+
+
+# --- values that are not numbers ------------------------------------------------------------------
+
+
+def _lightning_config(tmp_path: Path):  # noqa: ANN202 — an EditableConfig
+    ckpt = files.lightning_run(tmp_path / "run")
+    return HyperParamSet(open_checkpoint(ckpt).hyperparams).config(), ckpt
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", ".nan", "1e999"])
+def test_a_float_must_be_a_finite_number(tmp_path: Path, text: str) -> None:
+    config, _ = _lightning_config(tmp_path)
+    with pytest.raises(HParamError, match="finite"):
+        config.set(("lr",), text)
+    with pytest.raises(HParamError, match="finite"):
+        config.add(("warmup_ratio",), text)
+    assert config.get(("lr",)) == 3e-4
+
+
+def test_cli_refuses_nan_and_json_output_stays_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = tmp_path / "train.pt"
+    state = {"model": make_model(layers=2, width=16).state_dict(), "best_metric": math.nan}
+    state["args"] = {"lr": 0.1, "clip": math.inf}
+    torch.save(state, ckpt)
+    assert cli_main(["hparams", str(ckpt), "--set", "lr=nan"]) == 2
+    assert "finite" in capsys.readouterr().err
+    assert cli_main(["hparams", str(ckpt), "--json"]) == 0
+    data = _strict_json(capsys.readouterr().out)
+    assert data["values"]["best_metric"] == "nan"
+    assert data["sources"]["checkpoint:args"]["clip"] == "inf"
+
+
+# --- lists keep their element types ---------------------------------------------------------------
+
+
+def test_list_elements_are_typed_like_the_list(tmp_path: Path) -> None:
+    config, _ = _lightning_config(tmp_path)  # betas: [0.9, 0.95]
+    with pytest.raises(HParamError, match=r"betas\[0\] must be a number; 'a' is not"):
+        config.set(("betas",), "[a, b]")
+    with pytest.raises(HParamError, match="list"):
+        config.set(("betas",), "0.9")
+    with pytest.raises(HParamError, match="finite"):
+        config.set(("betas",), "[0.9, nan]")
+    assert config.set(("betas",), "[1, 0.99]")[1] == [1.0, 0.99]
+    assert type(config.get(("betas",))[0]) is float
+    assert config.set(("betas",), "[0.9]")[1] == [0.9]
+
+
+# --- exports beside the user's own files ----------------------------------------------------------
+
+
+def test_export_gets_ordinary_permissions_and_keeps_an_existing_files_mode(
+    tmp_path: Path,
+) -> None:
+    ckpt = files.lightning_run(tmp_path / "run")
+    out = tmp_path / "new.yaml"
+    assert cli_main(["hparams", str(ckpt), "--export", str(out)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    out.chmod(0o640)
+    assert cli_main(["hparams", str(ckpt), "--export", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+
+
+def test_export_refuses_to_replace_a_config_the_checkpoint_was_read_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = save_hf_folder(make_model(layers=2, width=16), tmp_path / "model")
+    config = folder / "config.json"
+    before = config.read_bytes()
+    assert cli_main(["hparams", str(folder), "--set", "x=1", "--export", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "config.json" in err and "Traceback" not in err
+    assert config.read_bytes() == before
