@@ -35,6 +35,28 @@ def write_moe(path: Path) -> Path:
     return path
 
 
+def write_wide(path: Path, names: str) -> Path:
+    """100,000 tensors that are siblings: at the top level ("flat") or under one module
+    ("stack", `layers.N.weight`), the shapes that give a view one parent with 100k rows."""
+    if names == "flat":
+        keys = [f"t{i}" for i in range(100_000)]
+    else:
+        keys = [f"layers.{i}.weight" for i in range(100_000)]
+    save_file({k: np.zeros((2,), np.float16) for k in keys}, str(path))
+    return path
+
+
+def write_just_below_limit(path: Path) -> Path:
+    """20,000 tensors: Expand All opens every row."""
+    arrays = {
+        f"blocks.{b}.experts.{e}.weight": np.zeros((2,), np.float16)
+        for b in range(100)
+        for e in range(200)
+    }
+    save_file(arrays, str(path))
+    return path
+
+
 def write_70b(folder: Path) -> Path:
     spec = importlib.util.spec_from_file_location(
         "open_sharded", ROOT / "benchmarks" / "open_sharded.py"
@@ -75,7 +97,8 @@ def measure(path: Path, finds: list[str]) -> None:
 
         timed(f"find {text!r}", find)
     timed("clear find", lambda: tree.set_find_text(""))
-    timed("Expand All", lambda: "every row" if tree.expand_all() else "three levels")
+    timed("resize (fits names)", lambda: tree.resize(1100, 700) or tree.fit_names())
+    timed("Expand All", lambda: "every row" if tree.expand_all() else "the levels that fit")
     tree.close()
 
 
@@ -85,6 +108,9 @@ def main() -> None:
         base = Path(folder)
         measure(write_70b(base / "llama-70b"), ["*mlp*", "layers.42."])
         measure(write_moe(base / "moe-100k.safetensors"), ["*experts.7.*", "w1", "blocks.3"])
+        measure(write_wide(base / "flat-100k.safetensors", "flat"), ["t7*", "t99999"])
+        measure(write_wide(base / "stack-100k.safetensors", "stack"), ["layers.7*"])
+        measure(write_just_below_limit(base / "experts-20k.safetensors"), ["*.7.*"])
     wait_until(lambda: False, 0.05)
 
 

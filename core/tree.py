@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 from core.model import ModuleNode, TensorInfo
+
+_DIGITS = re.compile(r"\d+")
 
 
 def build_tree(tensors: list[TensorInfo]) -> ModuleNode:
@@ -15,8 +19,21 @@ def build_tree(tensors: list[TensorInfo]) -> ModuleNode:
             node = _make_path(module, nodes)
         node.tensors.append(t)
     _order_numbered_children(root)
+    _order_wide_levels(root)
     _count(root)
     return root
+
+
+WIDE = 1_000  # tensors beside each other: a view shows such a level in groups (`grouped`)
+
+
+def _order_wide_levels(node: ModuleNode) -> None:
+    """Tensors of a level too wide to read row by row in natural order (t2 before t10, not the
+    file's text order), so that each group of them has a name that says what it holds."""
+    if len(node.tensors) > WIDE:
+        node.tensors.sort(key=lambda t: _natural(t.name))
+    for child in node.children.values():
+        _order_wide_levels(child)
 
 
 def _make_path(module: str, nodes: dict[str, ModuleNode]) -> ModuleNode:
@@ -41,14 +58,47 @@ def _order_numbered_children(node: ModuleNode) -> None:
         _order_numbered_children(child)
 
 
+def grouped(node: ModuleNode, size: int) -> list[ModuleNode]:
+    """The node's children and tensors in consecutive groups of `size`, each a node of its own
+    with the counts of what it holds and a name saying which it holds (`t0 … t999`): a view can
+    show 100,000 siblings as 100 rows. Group nodes keep the node's path; they are not modules."""
+    entries: list[ModuleNode | TensorInfo] = [*node.children.values(), *node.tensors]
+    groups: list[ModuleNode] = []
+    for start in range(0, len(entries), size):
+        part = entries[start : start + size]
+        group = ModuleNode(name=f"{_entry_name(part[0])} … {_entry_name(part[-1])}", path=node.path)
+        for entry in part:
+            if isinstance(entry, ModuleNode):
+                group.children[entry.name] = entry
+            else:
+                group.tensors.append(entry)
+        _add_up(group)
+        groups.append(group)
+    return groups
+
+
+def _natural(name: str) -> str:
+    return _DIGITS.sub(lambda digits: digits.group().zfill(12), name)
+
+
+def _entry_name(entry: ModuleNode | TensorInfo) -> str:
+    return entry.name if isinstance(entry, ModuleNode) else entry.name.rpartition(".")[2]
+
+
 def _count(node: ModuleNode) -> None:
     # recursion is as deep as the names are long: a few dozen levels at most
+    for child in node.children.values():
+        _count(child)
+    _add_up(node)
+
+
+def _add_up(node: ModuleNode) -> None:
+    """A node's counts from its tensors and its children's counts (already made)."""
     counts = {"weight": 0, "bias": 0, "other": 0}
     buffer = state = nbytes = tensor_count = 0
     dtypes: set[str] = set()
     roles: set[str] = set()
     for child in node.children.values():
-        _count(child)
         counts["weight"] += child.weight
         counts["bias"] += child.bias
         counts["other"] += child.other

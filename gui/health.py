@@ -174,18 +174,22 @@ class HealthLine(QWidget):
         share = f" · zeros {zeros / values:.2%}" if values else ""
         head = f" {units.exact(len(results))} tensors checked"
         if flagged:
-            found = " · ".join(f"{len(names)} {flag}" for flag, names in flagged.items())
+            found = " · ".join(
+                f"{units.exact(len(names))} {flag}" for flag, names in flagged.items()
+            )
             text = f"{head}{share} · <span style='color:{ALERT}'>⚠ {found}</span>"
         else:
             text = f"{head}{share} · ✓ no NaN/Inf, dead, outlier or mostly-zero weights"
         if elsewhere:
-            found = ", ".join(f"{len(names)} {flag}" for flag, names in elsewhere.items())
+            found = ", ".join(
+                f"{units.exact(len(names))} {flag}" for flag, names in elsewhere.items()
+            )
             text += f" <span style='color:{_muted()}'>(optimizer and other state: {found})</span>"
         self.label.setText(self._muted_label() + text)
         lines = []
         for flag, names in [*flagged.items(), *elsewhere.items()]:
             shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
-            lines.append(f"{len(names)} {flag} — {FLAGS[flag]}\n    {shown}")
+            lines.append(f"{units.exact(len(names))} {flag} — {FLAGS[flag]}\n    {shown}")
         lines.append(f"{units.exact(zeros)} of {units.exact(values)} values are exactly zero")
         self.label.setToolTip("\n".join(lines))
         self.button.setText("Check again")

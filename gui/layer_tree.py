@@ -16,6 +16,7 @@ from PySide6.QtCore import (
     QEvent,
     QItemSelection,
     QModelIndex,
+    QPoint,
     QRect,
     QSortFilterProxyModel,
     Qt,
@@ -42,6 +43,7 @@ from PySide6.QtWidgets import (
 from core import units
 from core.model import Checkpoint, ModuleNode, TensorInfo
 from core.stats import FLAGS, TensorStats
+from core.tree import WIDE, grouped
 from gui.colors import ALERT, category_color
 
 COLUMNS = (
@@ -110,7 +112,11 @@ ROLE_CATEGORY = {
 }
 
 EXPAND_BUDGET = 120  # rows the find field opens to reveal matches; more would cost a freeze
-EXPAND_ALL_LIMIT = 20_000  # tensors; beyond this Expand All opens three levels, not every row
+EXPAND_ALL_ROWS = 10_000  # rows Expand All may open; beyond, it opens the levels that fit
+CHAIN_ROWS = 1_000  # a level wider than this is not a chain of wrappers to open on its own
+# A module with more direct entries than this shows them in groups (`t0 … t999`): laying out
+# 100,000 sibling rows costs the view seconds, and no one scrolls through them anyway.
+GROUP_ROWS = WIDE
 _ROOT = QModelIndex()  # the invalid index: the root of the tree
 _DIGITS = re.compile(r"\d+")
 
@@ -133,6 +139,7 @@ class _Item:
     row: int
     node: ModuleNode | None = None
     tensor: TensorInfo | None = None
+    group: bool = False  # a row standing for a run of its parent's entries, not a module
     _children: list[_Item] | None = field(default=None, repr=False)
     _label: str | None = field(default=None, repr=False)
 
@@ -145,30 +152,54 @@ class _Item:
             else:
                 node = self.node
                 assert node is not None
-                repeat = node.repeat
-                self._label = f"{node.name} ×{repeat}" if repeat > 1 and _alike(node) else node.name
+                repeat = 0 if self.group else node.repeat
+                alike = not self.group and repeat > 1 and _alike(node)
+                self._label = f"{node.name} ×{repeat}" if alike else node.name
         return self._label
 
     @property
     def path(self) -> str:
-        return self.tensor.name if self.tensor is not None else self.node.path  # type: ignore[union-attr]
+        """The tensor name or module path; "" for a group row, which is neither."""
+        if self.tensor is not None:
+            return self.tensor.name
+        return "" if self.group else self.node.path  # type: ignore[union-attr]
+
+    def entry_paths(self) -> list[str]:
+        """A group row's entries: the paths of the modules and tensors it stands for."""
+        node = self.node
+        assert node is not None
+        return [c.path for c in node.children.values()] + [t.name for t in node.tensors]
 
     def child_count(self) -> int:
         if self.node is None:
             return 0
-        return len(self.node.children) + len(self.node.tensors)
+        entries = len(self.node.children) + len(self.node.tensors)
+        if entries > GROUP_ROWS and not self.group:
+            size = _group_size(entries)
+            return -(-entries // size)
+        return entries
 
     def children(self) -> list[_Item]:
         if self._children is None:
             node = self.node
             made: list[_Item] = []
             if node is not None:
-                for child in node.children.values():
-                    made.append(_Item(self, len(made), node=child))
-                for t in node.tensors:
-                    made.append(_Item(self, len(made), tensor=t))
+                entries = len(node.children) + len(node.tensors)
+                if entries > GROUP_ROWS and not self.group:
+                    for group in grouped(node, _group_size(entries)):
+                        made.append(_Item(self, len(made), node=group, group=True))
+                else:
+                    for child in node.children.values():
+                        made.append(_Item(self, len(made), node=child))
+                    for t in node.tensors:
+                        made.append(_Item(self, len(made), tensor=t))
             self._children = made
         return self._children
+
+
+def _group_size(entries: int) -> int:
+    """Groups of GROUP_ROWS, or more per group so that there are at most GROUP_ROWS groups."""
+    return max(GROUP_ROWS, -(-entries // GROUP_ROWS))
 
 
 def _alike(node: ModuleNode) -> bool:
@@ -462,7 +493,7 @@ class LayerTreeModel(QAbstractItemModel):
         if item.tensor is not None:
             result = self.health.get(item.tensor.name)
             return (result.zeros, result.numel) if result is not None else None
-        health = self._node_health.get(id(item.node))
+        health = self._node_health.get(id(item.node))  # none for a group row
         return (health.zeros, health.numel) if health is not None and health.checked else None
 
     def _flags_of(self, item: _Item) -> dict[str, list[str]]:
@@ -479,7 +510,9 @@ class LayerTreeModel(QAbstractItemModel):
         flags = self._flags_of(item)
         if item.tensor is not None:
             return ", ".join(flags) if flags else "ok"
-        return " · ".join(f"{len(names)} {flag}" for flag, names in flags.items()) or "ok"
+        return (
+            " · ".join(f"{units.exact(len(names))} {flag}" for flag, names in flags.items()) or "ok"
+        )
 
     def _health_tooltip(self, item: _Item, column: int) -> str | None:
         numbers = self._health_of(item)
@@ -571,6 +604,13 @@ class LayerTreeModel(QAbstractItemModel):
                     lines.append(_flag_tooltip(list(flags)))
                 return "\n".join(lines)
             assert node is not None
+            if item.group:
+                held = len(node.children) + len(node.tensors)
+                return (
+                    f"{units.exact(held)} of the rows under {node.path or '(whole model)'}, "
+                    f"grouped {units.exact(GROUP_ROWS)} or more at a time so the tree stays "
+                    f"quick\n{units.exact(node.tensor_count)} tensors"
+                )
             lines = [node.path or "(whole model)", f"{units.exact(node.tensor_count)} tensors"]
             if node.repeat > 1:
                 lines.append(_blocks_note(node))
@@ -689,14 +729,21 @@ class LayerFilterModel(QSortFilterProxyModel):
         item = source.child_item(source_parent, source_row)
         if item is None:
             return False
-        if item.path.lower() in self._visible:
-            return True
-        up = item.parent  # inside a matched module: show its contents too
-        while up is not None:
-            if up.node is not None and up.node.path.lower() in self._matched:
-                return True
-            up = up.parent
-        return False
+        if item.group:
+            shown = any(path.lower() in self._visible for path in item.entry_paths())
+        else:
+            shown = item.path.lower() in self._visible
+        # inside a matched module: show its contents too
+        return shown or any(
+            up.node is not None and up.node.path.lower() in self._matched
+            for up in _ancestors(item.parent)
+        )
+
+
+def _ancestors(item: _Item | None):
+    while item is not None:
+        yield item
+        item = item.parent
 
 
 # --- the % bar ------------------------------------------------------------------------------------
@@ -885,11 +932,15 @@ class LayerTree(QWidget):
         index = QModelIndex()
         for _ in range(6):
             count = self.proxy.rowCount(index)
+            if count > CHAIN_ROWS:
+                break
             children = [self.proxy.index(row, 0, index) for row in range(count)]
             if not children:
                 break
             biggest = max(children, key=lambda c: c.siblingAtColumn(PARAMS).data(SORT_ROLE) or 0)
             item: _Item = self.proxy.mapToSource(biggest).internalPointer()
+            if item.group:
+                break  # a huge level shown in groups: nothing in it stands out to open
             node = item.node
             total = sum(c.siblingAtColumn(PARAMS).data(SORT_ROLE) or 0 for c in children)
             if node is None or (count > 1 and node.params * 2 < total):
@@ -906,7 +957,7 @@ class LayerTree(QWidget):
         if self._name_width_chosen:
             return
         char = self.view.fontMetrics().horizontalAdvance("0")
-        wanted = min(self.view.sizeHintForColumn(NAME) + 8, 34 * char)
+        wanted = min(self._names_in_sight_width() + 8, 34 * char)
         others = sum(
             self.view.columnWidth(c)
             for c in range(1, len(COLUMNS))
@@ -919,6 +970,26 @@ class LayerTree(QWidget):
         self.view.setColumnWidth(NAME, width)
         self._fitting = False
 
+    def _names_in_sight_width(self) -> int:
+        """The widest Name cell among the rows in sight, indentation included. Qt's
+        sizeHintForColumn would ask every row of a level: seconds for 100,000 siblings."""
+        view = self.view
+        index = view.indexAt(QPoint(1, 1))
+        if not index.isValid():
+            index = self.proxy.index(0, NAME)
+        rows = view.viewport().height() // max(1, view.sizeHintForIndex(index).height()) + 2
+        widest = 0
+        for _ in range(min(rows, 400)):
+            if not index.isValid():
+                break
+            depth, up = 0, index.parent()
+            while up.isValid():
+                depth, up = depth + 1, up.parent()
+            indent = view.indentation() * (depth + int(view.rootIsDecorated()))
+            widest = max(widest, view.sizeHintForIndex(index).width() + indent)
+            index = view.indexBelow(index)
+        return widest
+
     def _section_resized(self, column: int, _old: int, _new: int) -> None:
         if column == NAME and not self._fitting and self.view.isVisible():
             self._name_width_chosen = True
@@ -929,13 +1000,32 @@ class LayerTree(QWidget):
             self.fit_names()
 
     def expand_all(self) -> bool:
-        """Expand every row; for huge models only the module levels (False says so)."""
+        """Expand every row, or — when that would show more than EXPAND_ALL_ROWS rows and
+        freeze the window laying them out — the levels that fit, top down (False says so)."""
         checkpoint = self.model.checkpoint
-        if checkpoint is None or checkpoint.totals.tensors <= EXPAND_ALL_LIMIT:
+        if checkpoint is None:
+            return True
+        if checkpoint.totals.tensors + _module_count(checkpoint.tree) <= EXPAND_ALL_ROWS:
             self.view.expandAll()
             return True
-        self.view.expandToDepth(2)
-        return False
+        level = [QModelIndex()]
+        shown = self.proxy.rowCount(QModelIndex())
+        while level:
+            below: list[QModelIndex] = []
+            for parent in level:
+                if shown > EXPAND_ALL_ROWS:
+                    return False
+                for row in range(self.proxy.rowCount(parent)):
+                    child = self.proxy.index(row, NAME, parent)
+                    if self.proxy.hasChildren(child):
+                        below.append(child)
+                        shown += self.proxy.rowCount(child)
+            if shown > EXPAND_ALL_ROWS:
+                return False
+            for index in below:
+                self.view.expand(index)
+            level = below
+        return True
 
     # find
 
@@ -967,7 +1057,7 @@ class LayerTree(QWidget):
                 return
             index = self.proxy.index(row, 0, parent)
             path = self.proxy.data(index, PATH_ROLE).lower()
-            if path in visible and path not in matched:
+            if path == "" or (path in visible and path not in matched):  # "": a group row
                 budget[0] -= 1
                 self.view.expand(index)
                 self._expand_to_matches(index, budget)
@@ -976,7 +1066,8 @@ class LayerTree(QWidget):
 
     def selected_paths(self) -> list[str]:
         rows = self.view.selectionModel().selectedRows(NAME)
-        return [self.proxy.data(index, PATH_ROLE) for index in rows]
+        paths = (self.proxy.data(index, PATH_ROLE) for index in rows)
+        return [path for path in paths if path]  # a group row stands for no one module
 
     def select_path(self, path: str) -> bool:
         """Select (and reveal) the row of a tensor name or module path."""
@@ -985,6 +1076,13 @@ class LayerTree(QWidget):
             for row in range(self.proxy.rowCount(index)):
                 child = self.proxy.index(row, 0, index)
                 child_path = self.proxy.data(child, PATH_ROLE)
+                if child_path == "":  # a group row: open it if it holds the way to `path`
+                    item: _Item = self.proxy.mapToSource(child).internalPointer()
+                    if any(path == p or path.startswith(p + ".") for p in item.entry_paths()):
+                        self.view.expand(child)
+                        index = child
+                        break
+                    continue
                 if child_path == path:
                     self.view.setCurrentIndex(child)
                     self.view.scrollTo(child, QAbstractItemView.ScrollHint.PositionAtCenter)
@@ -1031,3 +1129,7 @@ class LayerTree(QWidget):
         menu.addSeparator()
         menu.addAction("&Expand all below", lambda: self.view.expandRecursively(index))
         menu.exec(self.view.viewport().mapToGlobal(position))
+
+
+def _module_count(node: ModuleNode) -> int:
+    return 1 + sum(_module_count(child) for child in node.children.values())

@@ -428,6 +428,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.close_action)
         file_menu.addSeparator()
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        # Windows has no standard Quit key; Ctrl+Q is what people press everywhere
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
+        if QKeySequence("Ctrl+Q") not in quit_keys:
+            self.quit_action.setShortcuts([*quit_keys, QKeySequence("Ctrl+Q")])
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         file_menu.addAction(self.quit_action)
 
@@ -822,8 +826,8 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         if tab is not None and tab.tree is not None and not tab.tree.expand_all():
             self.statusBar().showMessage(
-                "Expanded three levels: every row of this many tensors would freeze the window; "
-                "use Find to reach any of them",
+                "Expanded the levels that fit: every row of this many tensors would freeze the "
+                "window; use Find to reach any of them",
                 8000,
             )
 
@@ -862,9 +866,20 @@ class MainWindow(QMainWindow):
         return good, refused
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        paths = self._local_paths(event.mimeData().urls()) if event.mimeData().hasUrls() else []
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        paths = self._local_paths(urls)
         if not paths:
-            event.ignore()
+            remote = [u.toDisplayString() for u in urls if not u.isLocalFile()]
+            if not remote:
+                event.ignore()
+                return
+            # a link dragged from a browser: say why nothing will happen (nothing is fetched)
+            self.overlay.show_message(
+                "ParamScope opens files on this computer; download it first:\n"
+                + "\n".join(remote[:3]),
+                False,
+            )
+            event.accept()
             return
         good, refused = self._sort_drop(paths)
         if good:

@@ -15,6 +15,7 @@ from core import open_checkpoint
 from gui.layer_tree import (
     BUFFERS,
     EXACT_ROLE,
+    EXPAND_ALL_ROWS,
     NAME,
     PARAMS,
     PATH_ROLE,
@@ -202,7 +203,10 @@ def test_100k_tensors_stay_lazy(qtbot, tmp_path: Path) -> None:
     assert tree.matches.text() == "1 match"
     assert _items_made(tree.model) < 2_000
     assert tree.select_path("model.blocks.42.experts.7.w3.weight")
-    assert tree.expand_all() is False  # too many rows to open at once: three levels only
+    assert tree.expand_all() is True  # the rows that match fit: all open
+    tree.set_find_text("")
+    assert tree.expand_all() is False  # too many rows to open at once: the levels that fit
+    assert _items_made(tree.model) < 4 * EXPAND_ALL_ROWS
 
 
 def _items_made(model: LayerTreeModel) -> int:
@@ -213,3 +217,118 @@ def _items_made(model: LayerTreeModel) -> int:
         if item._children is not None:
             stack.extend(item._children)
     return count
+
+
+def _wide_model(tmp_path: Path, names: str):
+    """100,000 sibling tensors: all at the top level, or all under `layers`."""
+    if names == "flat":
+        keys = [f"t{i}" for i in range(100_000)]
+    else:
+        keys = [f"layers.{i}.weight" for i in range(100_000)]
+    path = tmp_path / f"{names}.safetensors"
+    save_file({k: np.zeros((2,), np.float16) for k in keys}, str(path))
+    return open_checkpoint(path)
+
+
+def _count_data_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls = [0]
+    data = LayerTreeModel.data
+
+    def counting(self, index, role=Qt.ItemDataRole.DisplayRole):  # noqa: ANN001, ANN202
+        calls[0] += 1
+        return data(self, index, role)
+
+    monkeypatch.setattr(LayerTreeModel, "data", counting)
+    return calls
+
+
+@pytest.mark.parametrize("names", ["flat", "stack"])
+def test_showing_100k_siblings_reads_only_the_rows_in_sight(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, names: str
+) -> None:
+    """Opening (and resizing) must not ask every one of 100,000 rows for its name and count:
+    that froze the window for seconds."""
+    ckpt = _wide_model(tmp_path, names)
+    tree = LayerTree()
+    qtbot.addWidget(tree)
+    tree.resize(1000, 700)
+    tree.show()
+    qtbot.waitExposed(tree)
+    calls = _count_data_calls(monkeypatch)
+    tree.set_checkpoint(ckpt)
+    tree.view.viewport().repaint()
+    tree.resize(1100, 700)
+    tree.fit_names()
+    assert calls[0] < 20_000, calls[0]
+    assert tree.view.columnWidth(NAME) > tree.view.fontMetrics().horizontalAdvance("layers")
+
+
+def _shown_rows(tree: LayerTree, parent: QModelIndex | None = None) -> int:
+    parent = parent or QModelIndex()
+    count = tree.proxy.rowCount(parent)
+    total = count
+    for row in range(count):
+        index = tree.proxy.index(row, 0, parent)
+        if tree.view.isExpanded(index):
+            total += _shown_rows(tree, index)
+    return total
+
+
+def test_expand_all_on_100k_siblings_opens_a_bounded_number_of_rows(qtbot, tmp_path: Path) -> None:
+    ckpt = _wide_model(tmp_path, "stack")
+    tree = LayerTree(ckpt)
+    qtbot.addWidget(tree)
+    tree.resize(1000, 700)
+    tree.show()
+    assert tree.expand_all() is False
+    assert _shown_rows(tree) <= EXPAND_ALL_ROWS + 100_000  # `layers` itself holds 100k rows
+    assert not tree.view.isExpanded(tree.proxy.index(0, 0, tree.proxy.index(0, 0)))
+
+
+def test_100k_siblings_are_shown_in_groups_that_add_up(qtbot, tmp_path: Path) -> None:
+    ckpt = _wide_model(tmp_path, "flat")
+    tree = LayerTree(ckpt)
+    qtbot.addWidget(tree)
+    tree.resize(1000, 700)
+    tree.show()
+    assert tree.proxy.rowCount() == 100
+    first = tree.proxy.index(0, NAME)
+    assert first.data() == "t0 … t999"
+    assert first.data(PATH_ROLE) == ""  # not a module: selecting it selects nothing
+    total = sum(tree.proxy.index(r, PARAMS).data(SORT_ROLE) for r in range(100))
+    assert total == ckpt.totals.params == 200_000
+    assert tree.proxy.rowCount(first) == 1_000
+    tree.set_find_text("t99999")
+    assert tree.matches.text() == "1 match"
+    assert tree.proxy.rowCount() == 1  # only the group holding it
+    assert tree.view.isExpanded(tree.proxy.index(0, NAME))
+    tree.set_find_text("")
+    assert tree.select_path("t54321")
+    assert tree.selected_paths() == ["t54321"]
+    tree.view.setCurrentIndex(tree.proxy.index(3, NAME))
+    assert tree.selected_paths() == []
+
+
+def test_grouped_model_passes_qt_model_tester(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gui.layer_tree as layer_tree
+
+    monkeypatch.setattr(layer_tree, "GROUP_ROWS", 10)
+    arrays = {f"layers.{i}.weight": np.zeros((2,), np.float32) for i in range(35)}
+    arrays.update({f"head{i}": np.zeros((3,), np.float32) for i in range(25)})
+    path = tmp_path / "wide.safetensors"
+    save_file(arrays, str(path))
+    ckpt = open_checkpoint(path)
+    model = LayerTreeModel(ckpt)
+    QAbstractItemModelTester(model, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    assert model.rowCount() == 3  # `layers` and 25 tensors + … in groups of 10
+    tree = LayerTree(ckpt)
+    qtbot.addWidget(tree)
+    QAbstractItemModelTester(tree.proxy, QAbstractItemModelTester.FailureReportingMode.Fatal)
+    tree.view.expandAll()
+    tree.set_find_text("layers.3*")
+    assert tree.matches.text() == "6 matches"  # 3 and 30…34
+    tree.view.sortByColumn(PARAMS, Qt.SortOrder.DescendingOrder)
+    tree.set_find_text("")
+    assert tree.select_path("layers.33.weight")

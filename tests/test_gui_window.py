@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFileOpenEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFileOpenEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog
 from safetensors.numpy import save_file
 
@@ -158,6 +158,27 @@ def test_drop_files_and_folders_refuses_others(
     event = drop(window, mime)
     assert not event.isAccepted()
     assert window.tabs.count() == 2
+
+
+def test_a_web_link_dropped_is_refused_with_a_reason(window: MainWindow) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl("https://huggingface.co/gpt2/resolve/main/model.safetensors")])
+    enter = QDragEnterEvent(
+        QPoint(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, enter)
+    assert window.overlay.isVisible() and not window.overlay.ok
+    assert "download it first" in window.overlay.text and "huggingface.co" in window.overlay.text
+    assert not drop(window, mime).isAccepted()
+    assert window.tabs.count() == 0
+
+
+def test_quit_has_ctrl_q_on_every_platform(window: MainWindow) -> None:
+    assert QKeySequence("Ctrl+Q") in window.quit_action.shortcuts()
 
 
 def test_corrupt_file_gives_a_message_and_the_window_stays_usable(
