@@ -1,6 +1,7 @@
 """How fast the window shows big models: a 70B-shaped sharded folder and 100,000 tensors.
 
-Prints, for each model: the engine's open, the tree's first paint, a few finds and Expand All.
+Prints, for each model: the engine's open, the tree's first paint, a few finds and Expand All;
+then the longest freeze of the UI thread while the whole window opens each 100k-tensor file.
 Run: QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/window_tree.py
 """
 
@@ -111,7 +112,30 @@ def main() -> None:
         measure(write_wide(base / "flat-100k.safetensors", "flat"), ["t7*", "t99999"])
         measure(write_wide(base / "stack-100k.safetensors", "stack"), ["layers.7*"])
         measure(write_just_below_limit(base / "experts-20k.safetensors"), ["*.7.*"])
+        window_heartbeat(sorted(base.glob("*-*k.safetensors")))
     wait_until(lambda: False, 0.05)
+
+
+def window_heartbeat(paths: list[Path]) -> None:
+    """Open each file in the whole window (summary, tree, automatic health check) with a 10 ms
+    timer ticking on the UI thread; the longest gap between ticks is the worst freeze."""
+    from benchmarks.ui_heartbeat import heartbeat, report
+    from gui.main_window import MainWindow
+    from gui.settings import Settings
+
+    app = make_app([])
+    for path in paths:
+        window = MainWindow(Settings(fresh=True, persist=False))
+        window.resize(1400, 900)
+        window.show()
+
+        def done(window: MainWindow = window) -> bool:
+            opened = window.tabs.count() == 1 and not window.loading_jobs()
+            return opened and not window.health_checks()
+
+        seconds, gaps = heartbeat(app, lambda p=path, w=window: w.open_path(p), done)
+        report(f"window opens {path.name}", seconds, gaps)
+        window.close()
 
 
 if __name__ == "__main__":

@@ -100,6 +100,9 @@ class ModuleNode:
     tensor_count: int = 0
     dtypes: tuple[str, ...] = ()
     role: str = ""  # the role shared by all of its parameter tensors, or "" if mixed
+    # a level too wide to read row by row (more than core.tree.WIDE children and tensors): its
+    # entries in consecutive groups, each a node with their counts (`core.tree.grouped`)
+    groups: list[ModuleNode] = field(default_factory=list, repr=False)
 
     @property
     def params(self) -> int:

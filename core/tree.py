@@ -21,10 +21,25 @@ def build_tree(tensors: list[TensorInfo]) -> ModuleNode:
     _order_numbered_children(root)
     _order_wide_levels(root)
     _count(root)
+    _group_wide_levels(root)
     return root
 
 
 WIDE = 1_000  # tensors beside each other: a view shows such a level in groups (`grouped`)
+
+
+def group_size(entries: int, rows: int = WIDE) -> int:
+    """`rows` entries per group, or more, so that there are at most `rows` groups."""
+    return max(rows, -(-entries // rows))
+
+
+def _group_wide_levels(node: ModuleNode) -> None:
+    # made here, in the worker that opens the file, so that a view only has to show them
+    entries = len(node.children) + len(node.tensors)
+    if entries > WIDE:
+        node.groups = grouped(node, group_size(entries))
+    for child in node.children.values():
+        _group_wide_levels(child)
 
 
 def _order_wide_levels(node: ModuleNode) -> None:

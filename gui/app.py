@@ -39,6 +39,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_known_args(argv)
 
 
+UI_SWITCH_INTERVAL = 0.001  # seconds a thread may hold the GIL while the UI thread waits
+
+
 def make_app(qt_args: list[str]):
     """The QApplication (created once), named, with the icon; high-DPI pass-through scaling."""
     from PySide6.QtCore import QCoreApplication, Qt
@@ -62,6 +65,11 @@ def make_app(qt_args: list[str]):
         icon.addFile(str(png))
     if not icon.isNull():
         app.setWindowIcon(icon)
+    # Every call Qt makes into Python (a model's data(), a slot) must take the GIL; while a
+    # worker thread runs Python, each take waits up to the switch interval. Painting a tree makes
+    # hundreds of such calls, so at the default 5 ms one repaint could freeze the window for a
+    # second. 1 ms keeps it smooth and costs the workers little.
+    sys.setswitchinterval(min(sys.getswitchinterval(), UI_SWITCH_INTERVAL))
     return app
 
 

@@ -8,12 +8,11 @@ health, or the line's button), because reading 100 GiB is not something to start
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from core import units
+from core.health_report import HealthReport, health_report
 from core.model import Checkpoint
 from core.stats import FLAGS, TensorStats, health, statistics_possible
 from gui.colors import ALERT
@@ -26,7 +25,7 @@ AUTO_CHECK_BYTES = 1 << 30  # models up to 1 GiB of tensor data are checked when
 class HealthLine(QWidget):
     """`health  301 tensors checked · 2 dead · 1 outliers  [Check again]`, with progress."""
 
-    checked = Signal(dict)  # tensor name → TensorStats
+    checked = Signal(object)  # a HealthReport
 
     def __init__(self, checkpoint: Checkpoint, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,8 +68,8 @@ class HealthLine(QWidget):
             return
         checkpoint = self.checkpoint
 
-        def run(progress, cancelled) -> dict[str, TensorStats]:
-            return health(checkpoint, progress, cancelled)
+        def run(progress, cancelled) -> HealthReport:
+            return health_report(checkpoint, health(checkpoint, progress, cancelled))
 
         job = Job(run)
         job.signals.finished.connect(self._finished)
@@ -108,13 +107,13 @@ class HealthLine(QWidget):
         if self._current() and total > 0:
             self.progress.setValue(int(1000 * done / total))
 
-    def _finished(self, results: Any) -> None:
+    def _finished(self, report: HealthReport) -> None:
         if not self._current():
             return
         self.job = None
-        self.results = results
-        self._show_results(results)
-        self.checked.emit(results)
+        self.results = report.results
+        self._show_results(report)
+        self.checked.emit(report)
 
     def _failed(self, message: str) -> None:
         if not self._current():
@@ -157,20 +156,11 @@ class HealthLine(QWidget):
             "mostly-zero tensors (View ▸ Check health)"
         )
 
-    def _show_results(self, results: dict[str, TensorStats]) -> None:
+    def _show_results(self, report: HealthReport) -> None:
         self.progress.hide()
         # the model's own tensors first: heavy-tailed Adam moments are normal, not a finding
-        flagged: dict[str, list[str]] = {}
-        elsewhere: dict[str, list[str]] = {}
-        zeros = values = 0
-        for name, result in results.items():
-            t = self.checkpoint.tensor(name)
-            own = t is None or t.section == "model"
-            if own:
-                zeros += result.zeros
-                values += result.numel
-            for flag in result.flags:
-                (flagged if own else elsewhere).setdefault(flag, []).append(name)
+        flagged, elsewhere = report.flagged, report.elsewhere
+        zeros, values, results = report.zeros, report.values, report.results
         share = f" · zeros {zeros / values:.2%}" if values else ""
         head = f" {units.exact(len(results))} tensors checked"
         if flagged:

@@ -41,9 +41,10 @@ from PySide6.QtWidgets import (
 )
 
 from core import units
+from core.health_report import HealthReport, NodeHealth
 from core.model import Checkpoint, ModuleNode, TensorInfo
 from core.stats import FLAGS, TensorStats
-from core.tree import WIDE, grouped
+from core.tree import WIDE, group_size, grouped
 from gui.colors import ALERT, category_color
 
 COLUMNS = (
@@ -175,8 +176,9 @@ class _Item:
             return 0
         entries = len(self.node.children) + len(self.node.tensors)
         if entries > GROUP_ROWS and not self.group:
-            size = _group_size(entries)
-            return -(-entries // size)
+            if node_groups := self.node.groups:
+                return len(node_groups)
+            return -(-entries // group_size(entries, GROUP_ROWS))
         return entries
 
     def children(self) -> list[_Item]:
@@ -186,7 +188,8 @@ class _Item:
             if node is not None:
                 entries = len(node.children) + len(node.tensors)
                 if entries > GROUP_ROWS and not self.group:
-                    for group in grouped(node, _group_size(entries)):
+                    groups = node.groups or grouped(node, group_size(entries, GROUP_ROWS))
+                    for group in groups:
                         made.append(_Item(self, len(made), node=group, group=True))
                 else:
                     for child in node.children.values():
@@ -195,11 +198,6 @@ class _Item:
                         made.append(_Item(self, len(made), tensor=t))
             self._children = made
         return self._children
-
-
-def _group_size(entries: int) -> int:
-    """Groups of GROUP_ROWS, or more per group so that there are at most GROUP_ROWS groups."""
-    return max(GROUP_ROWS, -(-entries // GROUP_ROWS))
 
 
 def _alike(node: ModuleNode) -> bool:
@@ -243,49 +241,6 @@ def _first_tensors(node: ModuleNode):
         stack.extend(current.children.values())
 
 
-@dataclass(slots=True)
-class _Health:
-    """What a health check found under one module: flagged tensors by flag, and zeros."""
-
-    checked: int = 0
-    numel: int = 0
-    zeros: int = 0
-    flags: dict[str, list[str]] = field(default_factory=dict)  # flag → tensor names
-
-    def add(self, other: _Health) -> None:
-        self.checked += other.checked
-        self.numel += other.numel
-        self.zeros += other.zeros
-        for flag, names in other.flags.items():
-            self.flags.setdefault(flag, []).extend(names)
-
-
-def _health_by_node(tree: ModuleNode, results: dict[str, TensorStats]) -> dict[int, _Health]:
-    """Each module's health, bottom-up, once (keyed by id of the node)."""
-    found: dict[int, _Health] = {}
-    stack: list[tuple[ModuleNode, bool]] = [(tree, False)]
-    while stack:
-        node, done = stack.pop()
-        if not done:
-            stack.append((node, True))
-            stack.extend((child, False) for child in node.children.values())
-            continue
-        health = _Health()
-        for t in node.tensors:
-            result = results.get(t.name)
-            if result is None or t.tied_to:
-                continue
-            health.checked += 1
-            health.numel += result.numel
-            health.zeros += result.zeros
-            for flag in result.flags:
-                health.flags.setdefault(flag, []).append(t.name)
-        for child in node.children.values():
-            health.add(found[id(child)])
-        found[id(node)] = health
-    return found
-
-
 def _flag_tooltip(flags: list[str]) -> str:
     return "\n".join(f"{flag}: {FLAGS[flag]}" for flag in flags)
 
@@ -303,16 +258,15 @@ class LayerTreeModel(QAbstractItemModel):
         self._state_font = QFont()
         self._state_font.setItalic(True)
         self.health: dict[str, TensorStats] = {}
-        self._node_health: dict[int, _Health] = {}
+        self._node_health: dict[int, NodeHealth] = {}
         self._warning: QIcon | None = None
         if checkpoint is not None:
             self.set_checkpoint(checkpoint)
 
-    def set_health(self, results: dict[str, TensorStats]) -> None:
-        """Show a health check's findings (`core.stats.health`) in the Zeros and Health columns."""
-        self.health = results
-        tree = self.checkpoint.tree if self.checkpoint is not None else None
-        self._node_health = _health_by_node(tree, results) if tree is not None else {}
+    def set_health(self, report: HealthReport | None) -> None:
+        """Show a health check's findings in the Zeros and Health columns (None: no check)."""
+        self.health = report.results if report is not None else {}
+        self._node_health = report.by_node if report is not None else {}
         top, bottom = self.index(0, ZEROS), self.index(self.rowCount() - 1, HEALTH)
         if top.isValid():
             self.dataChanged.emit(top, bottom)  # children repaint as they are shown
@@ -891,10 +845,10 @@ class LayerTree(QWidget):
         elif checkpoint is not None:
             self._expand_single_chain()
 
-    def set_health(self, results: dict[str, TensorStats]) -> None:
-        self.model.set_health(results)
+    def set_health(self, report: HealthReport | None) -> None:
+        self.model.set_health(report)
         for column in (ZEROS, HEALTH):
-            self.view.setColumnHidden(column, not results)
+            self.view.setColumnHidden(column, report is None or not report.results)
 
     def _size_columns(self) -> None:
         """Widths from the font: numbers need ~7 digits; headers must stay readable."""

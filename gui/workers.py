@@ -8,12 +8,15 @@ A job wraps a plain function `fn(progress, cancelled) -> result` from `core/`: i
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from core.errors import Cancelled, CheckpointError
+
+PROGRESS_INTERVAL = 0.04  # seconds between progress reports passed to the UI thread
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
@@ -47,6 +50,7 @@ class Job(QRunnable):
         self.fn = fn
         self.signals = JobSignals()
         self._cancel = threading.Event()
+        self._reported = 0.0  # when progress was last passed on (monotonic seconds)
         self._done = threading.Event()
 
     def cancel(self) -> None:
@@ -86,8 +90,15 @@ class Job(QRunnable):
             self._done.set()
 
     def _report(self, done: int, total: int) -> None:
-        if not self._cancel.is_set():
-            self._emit(self.signals.progress, done, total)
+        # Every report crosses to the UI thread as a queued call; a job reporting after each of
+        # 100,000 tensors would bury it. A few dozen a second is all a progress bar can show.
+        if self._cancel.is_set():
+            return
+        now = time.monotonic()
+        if done < total and now - self._reported < PROGRESS_INTERVAL:
+            return
+        self._reported = now
+        self._emit(self.signals.progress, done, total)
 
     def _emit(self, signal: Any, *args: Any) -> None:
         try:

@@ -454,3 +454,29 @@ def test_an_adapter_measures_itself_against_a_base_opened_beside_it(
     wait_opened(qtbot, window, 2)
     share = units.percent(adapter.checkpoint.totals.params, base_params)
     assert f"{share} % of the base model" in adapter.summary.details.text()
+
+
+def test_a_job_reporting_every_tensor_sends_few_progress_signals(qtbot) -> None:
+    """A health check of 100,000 tensors reports after each one; passing every report to the
+    UI thread queued 100,000 signals there and froze it for seconds."""
+    from gui.workers import Job
+
+    def work(report, cancelled) -> int:  # noqa: ANN001
+        for done in range(1, 100_001):
+            report(done, 100_000)
+        return 1
+
+    job = Job(work)
+    received: list[tuple[int, int]] = []
+    job.signals.progress.connect(lambda done, total: received.append((done, total)))
+    with qtbot.waitSignal(job.signals.finished, timeout=30_000):
+        job.start()
+    qtbot.wait(50)
+    assert received[-1] == (100_000, 100_000)  # the end is always reported
+    assert len(received) < 200, len(received)
+
+
+def test_the_ui_thread_waits_little_for_python_workers(window: MainWindow) -> None:
+    """At Python's default 5 ms switch interval each call Qt makes into Python waits up to 5 ms
+    while a worker runs: a repaint of the tree during an open froze the window for 0.6 s."""
+    assert sys.getswitchinterval() <= 0.001
