@@ -15,6 +15,7 @@ from core import units
 from core.health_report import HealthReport, health_report
 from core.model import Checkpoint
 from core.stats import FLAGS, TensorStats, health, statistics_possible
+from gui import heap
 from gui.colors import ALERT
 from gui.summary import _esc, _muted
 from gui.workers import Job
@@ -69,7 +70,8 @@ class HealthLine(QWidget):
         checkpoint = self.checkpoint
 
         def run(progress, cancelled) -> HealthReport:
-            return health_report(checkpoint, health(checkpoint, progress, cancelled))
+            with heap.building():  # a result per tensor: 100,000 more long-lived objects
+                return health_report(checkpoint, health(checkpoint, progress, cancelled))
 
         job = Job(run)
         job.signals.finished.connect(self._finished)

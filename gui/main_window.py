@@ -50,7 +50,7 @@ from core import units
 from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
 from core.model import Checkpoint
-from gui import demo_path
+from gui import demo_path, heap
 from gui.about import show_about
 from gui.colors import ALERT
 from gui.health import HealthLine
@@ -535,7 +535,8 @@ class MainWindow(QMainWindow):
                     raise Cancelled()
                 progress(done, total)
 
-            return open_checkpoint(path, progress=report)
+            with heap.building():
+                return open_checkpoint(path, progress=report)
 
         job = Job(run)
         tab.job = job
@@ -712,6 +713,8 @@ class MainWindow(QMainWindow):
         if self.hparams is not None and tab.checkpoint is not None:
             self.hparams.forget(tab.checkpoint)
         self.tabs.removeTab(self.tabs.indexOf(tab))
+        # once the tab is gone, the checkpoint it showed can be collected
+        tab.destroyed.connect(lambda: QTimer.singleShot(0, heap.release))
         tab.deleteLater()
         self._update_progress()
         if self.tabs.count() == 0:

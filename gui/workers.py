@@ -87,6 +87,9 @@ class Job(QRunnable):
             else:
                 self._emit(self.signals.finished, result)
         finally:
+            # a job object can outlive its work (kept for its signals); what the work closed
+            # over — a whole checkpoint — must not
+            self.fn = _spent
             self._done.set()
 
     def _report(self, done: int, total: int) -> None:
@@ -105,3 +108,7 @@ class Job(QRunnable):
             signal.emit(*args)
         except RuntimeError:  # the receiver (and our signals object) was deleted: nobody listens
             pass
+
+
+def _spent(_report: Callable[[int, int], None], _cancelled: Callable[[], bool]) -> None:
+    raise RuntimeError("this job has already run")

@@ -480,3 +480,33 @@ def test_the_ui_thread_waits_little_for_python_workers(window: MainWindow) -> No
     """At Python's default 5 ms switch interval each call Qt makes into Python waits up to 5 ms
     while a worker runs: a repaint of the tree during an open froze the window for 0.6 s."""
     assert sys.getswitchinterval() <= 0.001
+
+
+def test_a_big_checkpoint_is_kept_out_of_garbage_collections_until_its_tab_closes(
+    qtbot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Full collections walked every object of every open checkpoint — a second-long freeze
+    of the window each time with 100,000 tensors open. Frozen while open, they must still go
+    when the tab closes."""
+    import gc
+
+    from core.model import Checkpoint
+    from gui import heap
+
+    released: list[int] = []
+    release = heap.release
+    monkeypatch.setattr(heap, "release", lambda: (release(), released.append(1)))
+    path = many_tensors(tmp_path / "many.safetensors", 20_000)
+    gc.collect()
+    before = gc.get_freeze_count()
+    window.open_path(path)
+    wait_opened(qtbot, window, 1)
+    qtbot.waitUntil(lambda: not window.health_checks(), timeout=60_000)
+    assert gc.get_freeze_count() - before > 20_000  # the checkpoint's objects: frozen
+    assert gc.isenabled()
+    window.close_tab(0)
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qtbot.waitUntil(lambda: bool(released), timeout=10_000)
+    gc.unfreeze()
+    gc.collect()
+    assert not [o for o in gc.get_objects() if type(o) is Checkpoint and o.path == path]
