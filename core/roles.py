@@ -63,7 +63,8 @@ _NORM_MODULE = re.compile(
     re.IGNORECASE,
 )
 _EMBED_MODULE = re.compile(
-    r"(embed|embedding|embeddings|embd|wte|wpe|tok_embeddings|word_embeddings|shared|pos_emb)",
+    r"(embed|embedding|embeddings|embd|wte|wpe|tok_embeddings|word_embeddings|shared|pos_emb|"
+    r"relative_attention_bias)",  # T5: an nn.Embedding of position buckets × heads
     re.IGNORECASE,
 )
 

@@ -10,6 +10,7 @@ given. Calls to it do nothing else. A call that looks like code execution (`os.s
 
 from __future__ import annotations
 
+import _compat_pickle
 import io
 import pickle
 import re
@@ -350,6 +351,11 @@ class InertUnpickler(pickle._Unpickler):
     dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
 
     def find_class(self, module: str, name: str) -> Any:
+        if self.proto < 3:
+            # torch.save writes protocol 2, in Python 2's names (`__builtin__.eval`): use the
+            # names Python 3 gives them, for the allow-list and for what the warnings say
+            module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
+            module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         builder = ALLOWED.get((module, name))
         if builder is not None:
             return builder

@@ -17,6 +17,7 @@ from checkpoints import (
     save_training_dict,
     torch_counts,
 )
+from safetensors.torch import save_file
 
 from core import CheckpointError, open_checkpoint
 from core.cli import main as cli_main
@@ -330,3 +331,20 @@ def test_gpt2_causal_mask_named_bias_is_a_buffer(tmp_path: Path) -> None:
     ckpt = open_checkpoint(path)
     assert ckpt.tensor("h.0.attn.bias").role == "buffer"
     assert ckpt.totals.params == 8 * 24 + 24 and ckpt.totals.buffers == 256
+
+
+def test_t5_relative_attention_bias_is_an_embedding(tmp_path: Path) -> None:
+    """T5 keeps its relative positions in an nn.Embedding(buckets, heads) named
+    `relative_attention_bias`: a table looked up, not a linear layer."""
+    attention = torch.nn.Module()
+    attention.q = torch.nn.Linear(16, 16, bias=False)
+    attention.relative_attention_bias = torch.nn.Embedding(32, 4)
+    state = {
+        f"encoder.block.0.layer.0.SelfAttention.{k}": v for k, v in attention.state_dict().items()
+    }
+    path = tmp_path / "t5.safetensors"
+    save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    ckpt = open_checkpoint(path)
+    table = ckpt.tensor("encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight")
+    assert table is not None and table.role == "embedding"
+    assert ckpt.tensor("encoder.block.0.layer.0.SelfAttention.q.weight").role == "linear"

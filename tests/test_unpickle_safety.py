@@ -151,3 +151,55 @@ def test_shared_references_cannot_expand_into_a_hang(tmp_path) -> None:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_blocked_calls_are_named_as_python_3_names_them(tmp_path: Path) -> None:
+    """torch.save writes pickle protocol 2, where eval is `__builtin__.eval`: the warning should
+    name what a reader knows, `builtins.eval`."""
+    marker = tmp_path / "pwned"
+    state = {"state_dict": make_model().state_dict(), "evil": _payloads(marker)["eval"]}
+    path = tmp_path / "evil.pt"
+    torch.save(state, path)
+    text = " ".join(open_checkpoint(path).warnings)
+    assert "builtins.eval" in text and "__builtin__" not in text
+    assert not marker.exists()
+
+
+def _zip_with_deflated_pickle(path: Path, pickled: bytes) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", pickled)
+        archive.writestr("archive/version", "3\n")
+    return path
+
+
+@pytest.mark.parametrize("head", [b"", b"\x80\x02"])
+def test_a_deflated_data_pkl_bomb_is_refused_without_inflating_it(
+    tmp_path: Path, head: bytes
+) -> None:
+    """200 MiB of zeros deflate to 200 KiB; inflating them to unpickle took that much memory
+    and then failed with 'KeyError: 0'."""
+    import tracemalloc
+
+    from core.errors import CheckpointError
+
+    path = _zip_with_deflated_pickle(tmp_path / "bomb.pt", head + bytes(200 << 20))
+    tracemalloc.start()
+    with pytest.raises(CheckpointError) as caught:
+        open_checkpoint(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    message = str(caught.value)
+    assert "bomb.pt" in message and "KeyError" not in message
+    assert "not a pickle" in message or "inflate" in message
+    assert peak < 64 << 20, peak
+
+
+def test_a_pickle_with_an_unknown_opcode_says_so(tmp_path: Path) -> None:
+    from core.errors import CheckpointError
+
+    path = _zip_with_deflated_pickle(tmp_path / "odd.pt", b"\x80\x02}q\x00\xff\xff.")
+    with pytest.raises(CheckpointError, match=r"0xff") as caught:
+        open_checkpoint(path)
+    assert "KeyError" not in str(caught.value)

@@ -10,6 +10,7 @@ such rather than counted as the model's parameters.
 from __future__ import annotations
 
 import io
+import pickle
 import re
 import struct
 import zipfile
@@ -31,7 +32,12 @@ from core.unpickle import (
     to_plain,
 )
 
-PICKLE_LIMIT = 1 << 30  # a data.pkl larger than this is not a checkpoint's metadata
+PICKLE_LIMIT = 256 << 20  # a data.pkl larger than this is not a checkpoint's metadata
+# torch.save stores data.pkl uncompressed; an archive re-packed with deflate is fine, but one
+# whose data.pkl would inflate past INFLATE_FREE bytes and over INFLATE_RATIO times its packed
+# size is a zip bomb (a pickle of tensor metadata packs 3–20 times, not 1,000)
+INFLATE_FREE = 64 << 20
+INFLATE_RATIO = 100
 EXTENSIONS = (".pt", ".pth", ".bin", ".ckpt", ".tar", ".pkl", ".pickle")
 
 OPTIMIZER_KEYS = {
@@ -251,6 +257,14 @@ def _run_unpickler(
             raise CheckpointError(path, f"{what} nests too deeply", "corrupt or hostile") from None
         if isinstance(error, MemoryError):
             raise CheckpointError(path, f"{what} asks for more memory than exists") from None
+        if isinstance(error, KeyError) and type(error.args[0]) is int:
+            # the pure-Python unpickler looks opcodes up in a table: a byte that is none
+            raise CheckpointError(
+                path,
+                f"{what} is not a valid pickle: byte 0x{error.args[0]:02x} near offset "
+                f"{max(0, unpickler.tell() - 1):,} is no pickle instruction",
+                "corrupt file",
+            ) from None
         raise CheckpointError(
             path,
             f"{what} is corrupt ({type(error).__name__}: {error})",
@@ -278,6 +292,7 @@ def _unpickle_zip(path: Path, size: int):
             raise CheckpointError(
                 path, f"data.pkl is {exact(info.file_size)} bytes", "not a checkpoint"
             )
+        _check_packed_pickle(path, zf, info)
         facts = {"container": "zip", "archive folder": prefix.rstrip("/") or "(none)"}
         byteorder = _small_member(zf, prefix + "byteorder")
         if byteorder:
@@ -320,6 +335,28 @@ def _unpickle_zip(path: Path, size: int):
             return places[storage.key]
 
         return obj, unpickler.storages, locate, unpickler.log, facts
+
+
+def _check_packed_pickle(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Refuse, before inflating it, a data.pkl that is no pickle or would inflate absurdly."""
+    if info.compress_type == zipfile.ZIP_STORED:
+        return
+    if info.file_size > INFLATE_FREE and info.file_size > INFLATE_RATIO * info.compress_size:
+        raise CheckpointError(
+            path,
+            f"data.pkl would inflate from {exact(info.compress_size)} to "
+            f"{exact(info.file_size)} bytes",
+            "a zip bomb, not a checkpoint",
+        )
+    try:
+        with zf.open(info) as stream:
+            head = stream.read(2)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as error:
+        raise CheckpointError(path, f"cannot read data.pkl ({error})", "corrupt archive") from None
+    if len(head) == 2 and not (head[0] == pickle.PROTO[0] and 2 <= head[1] <= 5):
+        raise CheckpointError(
+            path, f"data.pkl is not a pickle (it starts with {head.hex(' ')})", "corrupt file"
+        )
 
 
 def _small_member(zf: zipfile.ZipFile, name: str) -> str:
