@@ -31,7 +31,7 @@ from core.dtypes import DTYPES
 from core.errors import CheckpointError
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult
-from core.readers.zipmember import member_data_offset
+from core.readers.zipmember import first_member_name, member_data_offset
 from core.units import exact
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -121,13 +121,12 @@ def read_here(path: Path) -> ReadResult:
 
 
 def _looks_like_keras(path: Path, head: bytes) -> bool:
-    name_len = int.from_bytes(head[26:28], "little")
-    if len(head) >= 30 + name_len:
-        first = head[30 : 30 + name_len]
+    first = first_member_name(head)
+    if first is not None:
         if first in KERAS_MEMBERS:
             return True
-        if first.endswith(b"data.pkl"):  # torch.save's first member: reading the whole
-            return False  # central directory of a 100,000-tensor checkpoint costs half a second
+        if first.endswith(b"data.pkl"):  # torch.save's first member
+            return False
     try:
         with zipfile.ZipFile(path) as zf:
             return WEIGHTS_MEMBER in zf.namelist()

@@ -20,7 +20,7 @@ from core.dtypes import DTYPES
 from core.errors import CheckpointError
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult
-from core.readers.zipmember import member_data_offset
+from core.readers.zipmember import first_member_name, member_data_offset
 from core.units import exact
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -51,10 +51,9 @@ class NumpyReader:
 
 
 def _looks_like_npz(path: Path, head: bytes) -> bool:
-    # np.savez writes only <key>.npy members; the first one's name follows the first local header
-    name_len = int.from_bytes(head[26:28], "little")
-    if len(head) >= 30 + name_len:
-        return head[30 : 30 + name_len].endswith(b".npy")
+    first = first_member_name(head)  # np.savez writes only <key>.npy members
+    if first is not None:
+        return first.endswith(b".npy")
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()

@@ -21,7 +21,7 @@ from core.dtypes import DTYPES
 from core.errors import Cancelled, CheckpointError
 from core.model import DataSource, Section, TensorInfo
 from core.readers.base import ReadResult
-from core.readers.zipmember import member_data_offset
+from core.readers.zipmember import first_member_name, member_data_offset
 from core.units import exact
 from core.unpickle import (
     LEGACY_MAGIC,
@@ -109,9 +109,8 @@ class PyTorchReader:
 
 
 def _zip_has_pickle(path: Path, head: bytes) -> bool:
-    # torch.save writes <folder>/data.pkl first: its name follows the first local header
-    name_len = int.from_bytes(head[26:28], "little")
-    if len(head) >= 30 + name_len and head[30 : 30 + name_len].endswith(b"data.pkl"):
+    first = first_member_name(head)  # torch.save writes <folder>/data.pkl first
+    if first is not None and first.endswith(b"data.pkl"):
         return True
     try:
         with zipfile.ZipFile(path) as zf:
