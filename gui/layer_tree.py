@@ -112,7 +112,7 @@ ROLE_CATEGORY = {
     "conv": "weights",
 }
 
-EXPAND_BUDGET = 120  # rows the find field opens to reveal matches; more would cost a freeze
+FIND_REVEAL_ROWS = 2_000  # rows the find field may reveal by opening the way to matches
 EXPAND_ALL_ROWS = 10_000  # rows Expand All may open; beyond, it opens the levels that fit
 CHAIN_ROWS = 1_000  # a level wider than this is not a chain of wrappers to open on its own
 # A module with more direct entries than this shows them in groups (`t0 … t999`): laying out
@@ -521,7 +521,7 @@ class LayerTreeModel(QAbstractItemModel):
             value = self._numbers(item)[column]
             return units.exact(value) if value else "–"
         if column == NAME:
-            return item.path
+            return item.path or item.label  # a group row has no path: its label says what it holds
         return self._display(item, column) or ""
 
     def _sort_value(self, item: _Item, column: int):
@@ -692,6 +692,15 @@ class LayerFilterModel(QSortFilterProxyModel):
             up.node is not None and up.node.path.lower() in self._matched
             for up in _ancestors(item.parent)
         )
+
+
+def _place_on_screen(index: QModelIndex) -> tuple[int, ...]:
+    """Rows from the top of the tree down to `index`: sorting by it gives the order shown."""
+    rows: list[int] = []
+    while index.isValid():
+        rows.append(index.row())
+        index = index.parent()
+    return tuple(reversed(rows))
 
 
 def _ancestors(item: _Item | None):
@@ -1001,10 +1010,11 @@ class LayerTree(QWidget):
             return
         self.matches.setText("1 match" if count == 1 else f"{units.exact(count)} matches")
         if count:
-            self._expand_to_matches(QModelIndex(), [EXPAND_BUDGET])
+            self._expand_to_matches(QModelIndex(), [FIND_REVEAL_ROWS])
 
     def _expand_to_matches(self, parent: QModelIndex, budget: list[int]) -> None:
-        """Open the rows that lead to matches (not the matches' contents), up to a budget."""
+        """Open the rows that lead to matches (not the matches' contents) while the rows this
+        reveals stay within a budget: "t" in 100,000 tensors must not lay out all of them."""
         visible, matched = self.proxy.visible_paths, self.proxy.matched_paths
         for row in range(self.proxy.rowCount(parent)):
             if budget[0] <= 0:
@@ -1012,7 +1022,10 @@ class LayerTree(QWidget):
             index = self.proxy.index(row, 0, parent)
             path = self.proxy.data(index, PATH_ROLE).lower()
             if path == "" or (path in visible and path not in matched):  # "": a group row
-                budget[0] -= 1
+                revealed = self.proxy.rowCount(index)
+                if revealed > budget[0]:
+                    continue  # a smaller sibling may still fit
+                budget[0] -= revealed
                 self.view.expand(index)
                 self._expand_to_matches(index, budget)
 
@@ -1054,7 +1067,7 @@ class LayerTree(QWidget):
     def copy_text(self, column: int | None = None) -> str:
         """The selected rows as text: one column, or every visible column tab-separated."""
         lines = []
-        for index in self.view.selectionModel().selectedRows(NAME):
+        for index in sorted(self.view.selectionModel().selectedRows(NAME), key=_place_on_screen):
             if column is not None:
                 lines.append(self.proxy.index(index.row(), column, index.parent()).data(EXACT_ROLE))
                 continue

@@ -8,6 +8,7 @@ status-bar message; other tabs stay open.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -428,10 +429,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.close_action)
         file_menu.addSeparator()
         self.quit_action = self._action("&Quit", self.close, QKeySequence.StandardKey.Quit)
-        # Windows has no standard Quit key; Ctrl+Q is what people press everywhere
-        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit)
-        if QKeySequence("Ctrl+Q") not in quit_keys:
-            self.quit_action.setShortcuts([*quit_keys, QKeySequence("Ctrl+Q")])
+        # Windows has no standard Quit key, and some platforms close with Ctrl+F4 only; Ctrl+Q
+        # and Ctrl+W are what people press everywhere
+        _with_key(self.quit_action, QKeySequence.StandardKey.Quit, "Ctrl+Q")
+        _with_key(self.close_action, QKeySequence.StandardKey.Close, "Ctrl+W")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         file_menu.addAction(self.quit_action)
 
@@ -514,10 +515,12 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> CheckpointTab | None:
         """Open a checkpoint in a new tab (or show its tab if it is open already)."""
-        path = Path(path).expanduser().absolute()
+        # `a/../b` shown as `b`; symlinks kept (an HF cache's files link to blobs named by hash)
+        # but compared by what they point to, so one file never gets two tabs
+        path = Path(os.path.normpath(Path(path).expanduser().absolute()))
         for index in range(self.tabs.count()):
             tab = self.tabs.widget(index)
-            if isinstance(tab, CheckpointTab) and tab.path == path:
+            if isinstance(tab, CheckpointTab) and _same_file(tab.path, path):
                 self.tabs.setCurrentIndex(index)
                 return tab
         tab = CheckpointTab(path)
@@ -946,3 +949,19 @@ class MainWindow(QMainWindow):
         tab.tree.select_path(best.name)
         tab.tree.fit_names()
         return best.name
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a == b or os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _with_key(action: QAction, standard: QKeySequence.StandardKey, key: str) -> None:
+    """All of the platform's standard keys for `action` (a standard key given to setShortcut
+    stands for its first binding only: Ctrl+F4 for Close, where Ctrl+W comes second), and `key`."""
+    keys = QKeySequence.keyBindings(standard)
+    if QKeySequence(key) not in keys:
+        keys.append(QKeySequence(key))
+    action.setShortcuts(keys)

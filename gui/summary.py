@@ -204,7 +204,8 @@ class SummaryView(QWidget):
         if totals.training_state:
             parts.append(f"{label('training state')} {units.count(totals.training_state)}")
         if totals.tied:
-            parts.append(f"{label('tied')} {totals.tied} tensors counted once")
+            noun = "tensor" if totals.tied == 1 else "tensors"
+            parts.append(f"{label('tied')} {units.exact(totals.tied)} {noun} counted once")
         for key, value in list(ckpt.facts.items())[:MAX_METADATA]:
             parts.append(f"{label(_esc(key))} {_esc(_short(value))}")
         shown = 0

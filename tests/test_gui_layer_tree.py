@@ -332,3 +332,31 @@ def test_grouped_model_passes_qt_model_tester(
     tree.view.sortByColumn(PARAMS, Qt.SortOrder.DescendingOrder)
     tree.set_find_text("")
     assert tree.select_path("layers.33.weight")
+
+
+def test_find_matching_everything_in_100k_siblings_reveals_a_bounded_number_of_rows(
+    qtbot, tmp_path: Path
+) -> None:
+    """Typing "t" matched all 100,000 tensors and opened every group: 14 s of layout."""
+    from gui.layer_tree import FIND_REVEAL_ROWS
+
+    ckpt = _wide_model(tmp_path, "flat")
+    tree = LayerTree(ckpt)
+    qtbot.addWidget(tree)
+    tree.resize(1000, 700)
+    tree.show()
+    tree.set_find_text("t")
+    assert tree.matches.text() == "100,000 matches"
+    assert _shown_rows(tree) <= FIND_REVEAL_ROWS + 100
+
+
+def test_copy_follows_the_order_on_screen_and_names_group_rows(qtbot, tmp_path: Path) -> None:
+    ckpt = _wide_model(tmp_path, "flat")
+    tree = LayerTree(ckpt)
+    qtbot.addWidget(tree)
+    tree.show()
+    selection = tree.view.selectionModel()
+    flags = selection.SelectionFlag.Select | selection.SelectionFlag.Rows
+    selection.select(tree.proxy.index(2, NAME), flags)
+    selection.select(tree.proxy.index(0, NAME), flags)
+    assert tree.copy_text(NAME) == "t0 … t999\nt2000 … t2999"

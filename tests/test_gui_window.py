@@ -510,3 +510,20 @@ def test_a_big_checkpoint_is_kept_out_of_garbage_collections_until_its_tab_close
     gc.unfreeze()
     gc.collect()
     assert not [o for o in gc.get_objects() if type(o) is Checkpoint and o.path == path]
+
+
+def test_ctrl_w_closes_a_tab_on_every_platform(window: MainWindow) -> None:
+    assert QKeySequence("Ctrl+W") in window.close_action.shortcuts()
+
+
+def test_the_same_file_by_another_path_opens_once(
+    qtbot, window: MainWindow, tmp_path: Path, checkpoint_file: Path
+) -> None:
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "link.safetensors"
+    link.symlink_to(checkpoint_file)
+    window.open_path(checkpoint_file)
+    wait_opened(qtbot, window, 1)
+    window.open_path(tmp_path / "sub" / ".." / checkpoint_file.name)
+    window.open_path(link)
+    assert window.tabs.count() == 1
