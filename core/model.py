@@ -156,7 +156,7 @@ class Checkpoint:
     metadata: dict[str, Any] = field(default_factory=dict)
     # source name (e.g. "checkpoint:hyper_parameters", "config.json") → nested plain mapping
     hyperparams: dict[str, dict[str, Any]] = field(default_factory=dict)
-    config_files: list[Path] = field(default_factory=list)  # files beside it that gave sources
+    config_files: list[Path] = field(default_factory=list)  # config files found beside it
     warnings: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)  # format's own facts for the summary
     file_bytes: int = 0  # size of all its files on disk

@@ -60,7 +60,7 @@ from core.hparams.edit import (
     coerce,
     type_name,
 )
-from core.hparams.export import beside_path, export, save_beside
+from core.hparams.export import beside_path, export, own_files, save_beside
 from core.hparams.keys import GROUPS, spec_for
 from core.hparams.merge import KeyPath, dotted, flatten
 from core.model import Checkpoint
@@ -848,7 +848,7 @@ class HyperparamPanel(QWidget):
         if self._state is None or self.config is None:
             return False
         try:
-            notes = export(self.config.current, target, protect=_own_files(self._state.checkpoint))
+            notes = export(self.config.current, target, protect=own_files(self._state.checkpoint))
         except CheckpointError as error:
             self._show_message(str(error), error=True)
             return False
@@ -860,9 +860,7 @@ class HyperparamPanel(QWidget):
             return None
         checkpoint = self._state.checkpoint
         try:
-            target, notes = save_beside(
-                checkpoint.path, self.config.current, _own_files(checkpoint)
-            )
+            target, notes = save_beside(checkpoint.path, self.config.current, own_files(checkpoint))
         except CheckpointError as error:
             self._show_message(str(error), error=True)
             return None
@@ -947,8 +945,3 @@ class HyperparamPanel(QWidget):
         self.message.setText(text)
         self.message.setStyleSheet(f"color: {ALERT};" if error else "")
         self.message.setVisible(bool(text))
-
-
-def _own_files(checkpoint: Checkpoint) -> list[Path]:
-    """What an export must never replace: the weights and the configs they were read with."""
-    return [*checkpoint.files, *checkpoint.config_files]

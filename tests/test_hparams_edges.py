@@ -219,3 +219,71 @@ def test_export_refuses_to_replace_a_config_the_checkpoint_was_read_with(
     err = capsys.readouterr().err
     assert "config.json" in err and "Traceback" not in err
     assert config.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("loop: &a [1, *a]\nlr: 0.1\n", "contains itself"),
+        (
+            "a: &a [1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+            "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+            "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+            "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n",
+            "values",
+        ),
+    ],
+)
+def test_a_yaml_alias_loop_or_bomb_beside_the_weights_is_skipped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, why: str
+) -> None:
+    weights = save_safetensors(make_model(layers=2, width=16), tmp_path / "model.safetensors")
+    (tmp_path / "hparams.yaml").write_text(text)
+    checkpoint = open_checkpoint(weights)
+    assert "hparams.yaml" not in checkpoint.hyperparams
+    assert any(w.startswith("hparams.yaml:") and why in w for w in checkpoint.warnings)
+    assert cli_main(["hparams", str(weights)]) == 0
+
+
+def test_an_unreadable_config_is_reported_and_never_exported_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = save_hf_folder(make_model(layers=2, width=16), tmp_path / "model")
+    config = folder / "config.json"
+    config.write_text('{"hidden_size": 16,}')  # a trailing comma: not JSON
+    before = config.read_bytes()
+    assert cli_main(["hparams", str(folder)]) == 0
+    assert "config.json: not valid JSON" in capsys.readouterr().err
+    assert cli_main(["hparams", str(folder), "--json"]) == 0
+    assert any("config.json" in w for w in json.loads(capsys.readouterr().out)["warnings"])
+    assert cli_main(["hparams", str(folder), "--set", "x=1", "--export", str(config)]) == 2
+    assert config.read_bytes() == before
+
+
+def test_a_config_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    folder = save_hf_folder(make_model(layers=2, width=16), tmp_path / "model")
+    config = folder / "config.json"
+    config.write_bytes(b"\xef\xbb\xbf" + config.read_bytes())
+    assert "config.json" in open_checkpoint(folder).hyperparams
+
+
+def test_export_never_replaces_the_shard_index(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "sharded"
+    folder.mkdir()
+    state = {k: v.clone() for k, v in make_model(layers=2, width=16).state_dict().items()}
+    names = sorted(state)
+    weight_map = {}
+    for i, part in enumerate((names[: len(names) // 2], names[len(names) // 2 :])):
+        shard = f"model-0000{i + 1}-of-00002.safetensors"
+        save_file({k: state[k] for k in part}, str(folder / shard))
+        weight_map.update(dict.fromkeys(part, shard))
+    index = folder / "model.safetensors.index.json"
+    index.write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (folder / "config.json").write_text(json.dumps({"hidden_size": 16}))
+    before = index.read_bytes()
+    assert cli_main(["hparams", str(folder), "--export", str(index)]) == 2
+    assert index.read_bytes() == before

@@ -17,7 +17,7 @@ from typing import Any
 from core import json_strict
 from core.hparams.archcheck import check_architecture
 from core.hparams.edit import MERGED, MISSING, EditableConfig, HParamError, HyperParamSet
-from core.hparams.export import export
+from core.hparams.export import export, own_files
 from core.hparams.keys import GROUPS, spec_for
 from core.hparams.merge import dotted, flatten
 
@@ -56,16 +56,18 @@ def run(args: argparse.Namespace) -> int:
         return 2
     notes: list[str] = []
     if args.export:
-        notes = export(
-            config.current, args.export, protect=[*checkpoint.files, *checkpoint.config_files]
-        )
+        notes = export(config.current, args.export, protect=own_files(checkpoint))
     checks = check_architecture(checkpoint)
     if args.json:
-        json_strict.dump(_as_json(hset, args.source, config, checks, notes), sys.stdout)
+        document = _as_json(hset, args.source, config, checks, notes)
+        document["warnings"] = checkpoint.warnings  # a config beside it that could not be read…
+        json_strict.dump(document, sys.stdout)
     else:
         sys.stdout.write(_as_text(checkpoint.name, hset, args.source, config, checks))
         if args.export:
             sys.stdout.write(f"\nwritten {args.export}\n")
+        for warning in checkpoint.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
     return 0

@@ -41,10 +41,16 @@ def discover(
 
     Problems with a file beside the checkpoint (too big, malformed) are appended to `warnings`
     and the file is skipped; they never stop the checkpoint from opening. The config files that
-    gave a source are appended to `read_from`.
+    found (read, or skipped as unreadable) are appended to `read_from`.
     """
     notes = warnings if warnings is not None else []
-    sources: dict[str, dict] = {name: plain(value) for name, value in inside.items() if value}
+    sources: dict[str, dict] = {}
+    for name, value in inside.items():
+        if value:
+            try:
+                sources[name] = plain(value)
+            except ValueError as error:
+                notes.append(f"{name}: {error}; not shown")
     folder = path if path.is_dir() else path.parent
     try:
         candidates = _candidates(folder)
@@ -57,37 +63,61 @@ def discover(
                 continue
         except OSError:
             continue
+        if read_from is not None:
+            read_from.append(file)  # a config, even one that cannot be read: never export over it
         data = _read(file, notes)
         if data is None:
             continue
         wandb = file.name == "config.yaml" and ".hydra" not in source and _is_wandb(data)
-        data = plain(_shape(file, data, wandb))
+        try:
+            data = plain(_shape(file, data, wandb))
+        except ValueError as error:  # a YAML alias loop or bomb
+            notes.append(f"{file.name}: {error}; skipped")
+            continue
         if isinstance(data, dict) and data:
             sources[f"wandb {source}" if wandb else source] = data
-            if read_from is not None:
-                read_from.append(file)
     return sources
+
+
+MAX_VALUES = 200_000  # values in one source; more is an alias bomb, not a config
 
 
 def plain(value: Any) -> Any:
     """Only what every export format and `--json` can hold: mappings with text keys, lists,
     text, numbers, bools and null. Dates become their ISO text, bytes their text, sets and tuples
-    lists, numpy scalars Python numbers; anything else its `str`."""
+    lists, numpy scalars Python numbers; anything else its `str`.
+
+    YAML aliases can make a structure refer to itself (`a: &x [*x]`) or share one list a
+    billion times over in 500 bytes; both raise ValueError instead of recursing or expanding."""
+    return _plain(value, [MAX_VALUES], set())
+
+
+def _plain(value: Any, budget: list[int], open_ids: set[int]) -> Any:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError(f"more than {MAX_VALUES:,} values (aliases that repeat themselves?)")
     if value is None or isinstance(value, bool | int | float | str):
         return value
-    if isinstance(value, dict):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    if isinstance(value, set | frozenset):
-        return sorted((plain(item) for item in value), key=str)
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        if id(value) in open_ids:
+            raise ValueError("a value that contains itself")
+        if len(open_ids) > 200:
+            raise ValueError("nested too deeply")
+        open_ids.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {str(k): _plain(v, budget, open_ids) for k, v in value.items()}
+            items = [_plain(item, budget, open_ids) for item in value]
+            return sorted(items, key=str) if isinstance(value, set | frozenset) else items
+        finally:
+            open_ids.discard(id(value))
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="backslashreplace")
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     item = getattr(value, "item", None)  # a numpy scalar
     if callable(item) and getattr(value, "shape", None) == ():
-        return plain(item())
+        return _plain(item(), budget, open_ids)
     return str(value)
 
 
@@ -145,7 +175,7 @@ def _read(file: Path, notes: list[str]) -> Any:
             return None
         if file.suffix == ".bin":
             return _read_pickle(file, notes)
-        text = file.read_text(encoding="utf-8")
+        text = file.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor is no error
     except (OSError, UnicodeDecodeError) as error:
         notes.append(f"{file.name}: could not be read ({error}); skipped")
         return None

@@ -21,6 +21,7 @@ from typing import Any
 from core.errors import CheckpointError
 from core.hparams import yaml_safe
 from core.hparams.merge import flatten
+from core.model import Checkpoint
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
 BESIDE_SUFFIX = ".hparams.yaml"
@@ -179,6 +180,14 @@ def save_beside(
 ) -> tuple[Path, list[str]]:
     target = beside_path(checkpoint_path)
     return target, export(data, target, "yaml", [*(protect or []), Path(checkpoint_path)])
+
+
+def own_files(checkpoint: Checkpoint) -> list[Path]:
+    """What an export must never replace: the weights, the shard index beside them, and every
+    config file beside them (read, or skipped as unreadable)."""
+    folders = {f.parent for f in checkpoint.files}
+    indexes = [index for folder in folders for index in folder.glob("*.index.json")]
+    return [*checkpoint.files, *indexes, *checkpoint.config_files]
 
 
 def _same_file(a: Path, b: Path) -> bool:
