@@ -287,3 +287,74 @@ def test_export_never_replaces_the_shard_index(
     before = index.read_bytes()
     assert cli_main(["hparams", str(folder), "--export", str(index)]) == 2
     assert index.read_bytes() == before
+
+
+def test_minus_one_means_not_set_for_epochs_and_batch(tmp_path: Path) -> None:
+    weights = files.wandb_run(tmp_path)
+    (tmp_path / "args.yaml").write_text("batch: 16\nepochs: 100\n")
+    config = HyperParamSet(open_checkpoint(weights).hyperparams).config("args.yaml")
+    assert config.set(("batch",), "-1")[1] == -1  # Ultralytics AutoBatch
+    assert config.set(("epochs",), "-1")[1] == -1  # Lightning: until stopped
+    with pytest.raises(HParamError):
+        config.set(("batch",), "-2")
+
+
+def test_epochs_are_numbers_whole_or_not(tmp_path: Path) -> None:
+    config, _ = _lightning_config(tmp_path)
+    with pytest.raises(HParamError, match="number"):
+        config.add(("max_epochs",), "ten")
+    assert config.add(("max_epochs",), "10") == 10
+    assert config.set(("max_epochs",), "2.5")[1] == 2.5
+
+
+def test_nan_inside_a_new_list_of_mappings_is_refused(tmp_path: Path) -> None:
+    config, _ = _lightning_config(tmp_path)
+    with pytest.raises(HParamError, match="finite"):
+        config.add(("stages",), "[{a: .nan}]")
+
+
+def test_an_ambiguous_spelling_is_refused_not_added(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = save_safetensors(make_model(layers=2, width=16), tmp_path / "model.safetensors")
+    (tmp_path / "args.yaml").write_text("train_batch_size: 64\nper_device_train_batch_size: 8\n")
+    assert cli_main(["hparams", str(weights), "--set", "batch_size=4"]) == 2
+    err = capsys.readouterr().err
+    assert "train_batch_size" in err and "per_device_train_batch_size" in err
+
+
+def test_the_same_nan_in_two_sources_is_no_conflict(tmp_path: Path) -> None:
+    ckpt = tmp_path / "train.pt"
+    torch.save({"model": make_model(layers=2, width=16).state_dict(), "best": math.nan}, ckpt)
+    (tmp_path / "hparams.yaml").write_text("best: .nan\n")
+    hset = HyperParamSet(open_checkpoint(ckpt).hyperparams)
+    assert hset.conflict("merged", ("best",)) == {}
+
+
+def test_generation_max_length_is_not_the_training_sequence_length(tmp_path: Path) -> None:
+    folder = save_hf_folder(make_model(layers=2, width=16), tmp_path / "model")
+    (folder / "generation_config.json").write_text(json.dumps({"max_length": 4096}))
+    (folder / "hparams.yaml").write_text("max_seq_length: 512\n")
+    hset = HyperParamSet(open_checkpoint(folder).hyperparams)
+    assert hset.conflict("merged", ("max_length",)) == {}
+    from core.hparams.keys import spec_for
+
+    assert spec_for("max_length").group == "inference"
+
+
+def test_toml_leaves_out_a_list_holding_null_instead_of_shortening_it() -> None:
+    from core.hparams.export import to_text
+
+    text, notes = to_text({"betas": [None, 0.999], "lr": 0.1}, "toml")
+    assert tomllib.loads(text) == {"lr": 0.1}
+    assert any(n.startswith("betas") for n in notes)
+
+
+def test_a_hydra_group_choice_and_a_key_in_it_both_stay(tmp_path: Path) -> None:
+    run = tmp_path / "outputs" / "run"
+    weights = files.hydra_run(run)
+    (run / ".hydra" / "overrides.yaml").write_text(
+        yaml.safe_dump(["optimizer=adamw", "optimizer.lr=0.01"])
+    )
+    found = open_checkpoint(weights).hyperparams["../.hydra/overrides.yaml"]
+    assert found == {"optimizer": "adamw", "optimizer.lr": 0.01}

@@ -265,7 +265,10 @@ def _overrides(lines: list) -> dict[str, Any]:
         for part in path[:-1]:
             child = node.setdefault(part, {})
             if not isinstance(child, dict):
-                child = node[part] = {}
+                # `optimizer=adamw` chose a config group, then `optimizer.lr=…` set a key in it:
+                # both stay, the second under its dotted name
+                node, path = result, [".".join(path)]
+                break
             node = child
         node[path[-1]] = yaml_safe.scalar(value)
     return result

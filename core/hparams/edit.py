@@ -82,6 +82,9 @@ def _check_finite(name: str, value: Any) -> None:
     if isinstance(value, list):
         for i, item in enumerate(value):
             _check_finite(f"{name}[{i}]", item)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(f"{name}.{key}", item)
 
 
 def _element_type(items: Any) -> str | None:
@@ -101,6 +104,8 @@ def _target_type(current: Any, spec: KeySpec | None) -> str | None:
         kind = type_name(current)
         if kind == "int" and spec is not None and spec.kind == "float":
             return "float"  # `lr: 1` in a file is still a learning rate: 0.5 must be accepted
+        if kind in ("int", "float") and spec is not None and spec.kind == "number":
+            return "number"  # `epochs: 3` may become 2.5 and stays an int when given one
         return kind
     if spec is not None and spec.kind:
         return spec.kind
@@ -138,6 +143,16 @@ def _convert(name: str, value: Any, target: str, current: Any = MISSING) -> Any:
             if as_float.is_integer():
                 return int(as_float)
         return _refuse(name, value, "a whole number")
+    if target == "number":
+        if isinstance(value, bool):
+            return _refuse(name, value, "a number")
+        if isinstance(value, int | float):
+            return value
+        text = str(value).strip().replace("_", "")
+        try:
+            return int(text)
+        except ValueError:
+            return _convert(name, value, "float")
     if target == "float":
         if isinstance(value, bool):
             return _refuse(name, value, "a number")
@@ -182,8 +197,8 @@ def _check_limits(name: str, value: Any, spec: KeySpec | None) -> None:
     if spec is None:
         return
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if spec.canonical == "max_steps" and value == -1:
-            return  # Hugging Face's "not set"
+        if spec.unset is not None and value == spec.unset:
+            return  # "not set" (-1), whatever the limits say
         if spec.above_zero and not value > 0:
             raise HParamError(f"{name} must be above 0; {value!r} is not")
         if spec.minimum is not None and value < spec.minimum:
@@ -263,6 +278,10 @@ class EditableConfig:
             return beside[0]
         if len(path) == 1 and len(leaves) == 1:
             return leaves[0]
+        candidates = beside if len(beside) > 1 else (leaves if len(path) == 1 else [])
+        if len(candidates) > 1:  # adding a third spelling beside them would help no one
+            named = ", ".join(dotted(p) for p in candidates)
+            raise HParamError(f"{dotted(path)} could mean {named}; name the one to change")
         return None
 
     # --- editing ---------------------------------------------------------------------------------

@@ -86,25 +86,25 @@ def _toml(data: dict[str, Any]) -> tuple[str, list[str]]:
 _TOML_INT = range(-(2**63), 2**63)
 
 
+def _holds_null(value: Any) -> bool:
+    return isinstance(value, list) and any(item is None or _holds_null(item) for item in value)
+
+
 def _for_toml(value: Any, path: tuple[str, ...], dropped: list[str], notes: list[str]) -> Any:
     """`value` as TOML can hold it: nulls left out (named in `dropped`), integers beyond 64 bits
     written as text (named in `notes`)."""
     if isinstance(value, dict):
         kept = {}
         for key, item in value.items():
-            if item is None:
+            # a list missing its nulls would be another list ([null, 0.9] is not [0.9]): the
+            # whole key goes, said so
+            if item is None or _holds_null(item):
                 dropped.append(".".join((*path, str(key))))
                 continue
             kept[str(key)] = _for_toml(item, (*path, str(key)), dropped, notes)
         return kept
     if isinstance(value, list):
-        kept_items = []
-        for i, item in enumerate(value):
-            if item is None:
-                dropped.append(".".join((*path, f"[{i}]")))
-                continue
-            kept_items.append(_for_toml(item, (*path, f"[{i}]"), dropped, notes))
-        return kept_items
+        return [_for_toml(item, (*path, f"[{i}]"), dropped, notes) for i, item in enumerate(value)]
     if isinstance(value, int) and not isinstance(value, bool) and value not in _TOML_INT:
         notes.append(f"{'.'.join(path)}: {value} is beyond TOML's 64-bit integers; written as text")
         return str(value)

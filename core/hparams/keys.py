@@ -27,12 +27,13 @@ class KeySpec:
     group: str
     explanation: str
     aliases: tuple[str, ...] = ()
-    kind: str = ""  # "int", "float", "bool", "str" or "" (whatever the file holds)
+    kind: str = ""  # "int", "float", "number" (either), "bool", "str" or "" (whatever it holds)
     minimum: float | None = None
     maximum: float | None = None
     above_zero: bool = False  # strictly positive (a batch size of 0 is as wrong as -1)
     choices: tuple[str, ...] = ()  # known values, offered in an editor
     strict: bool = False  # only `choices` are valid
+    unset: float | None = None  # a value meaning "not set" that the limits let through (-1)
 
 
 def _k(canonical: str, group: str, explanation: str, *aliases: str, **limits: object) -> KeySpec:
@@ -316,8 +317,9 @@ SPECS: tuple[KeySpec, ...] = (
         "num_epochs",
         "n_epochs",
         "epoch_count",
-        kind="",
+        kind="number",  # HF's num_train_epochs is a float (3.0), Lightning's max_epochs an int
         minimum=0,
+        unset=-1,  # Lightning: max_epochs=-1 trains until stopped
     ),
     _k(
         "max_steps",
@@ -328,6 +330,7 @@ SPECS: tuple[KeySpec, ...] = (
         "num_training_steps",
         "max_iters",
         kind="int",
+        unset=-1,
     ),
     _k(
         "warmup_steps",
@@ -427,6 +430,7 @@ SPECS: tuple[KeySpec, ...] = (
         "per_gpu_train_batch_size",
         kind="int",
         above_zero=True,
+        unset=-1,  # Ultralytics: batch=-1 picks the largest batch that fits (AutoBatch)
     ),
     _k(
         "eval_batch_size",
@@ -444,8 +448,6 @@ SPECS: tuple[KeySpec, ...] = (
         "Tokens per training example.",
         "max_seq_length",
         "sequence_length",
-        "max_length",
-        "seq_length",
         "context_len",
         kind="int",
         above_zero=True,
@@ -511,6 +513,13 @@ SPECS: tuple[KeySpec, ...] = (
         kind="bool",
     ),
     # inference
+    _k(
+        "max_length",
+        "inference",
+        "Longest sequence generation may produce, the prompt included.",
+        kind="int",
+        minimum=0,
+    ),
     _k(
         "temperature",
         "inference",

@@ -103,6 +103,8 @@ def _all_equal(values: list[Any]) -> bool:
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) != isinstance(b, bool):
         return False
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True  # NaN in both: the same value, not a conflict
     if isinstance(a, list | tuple) and isinstance(b, list | tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
