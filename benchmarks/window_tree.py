@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import Qt
 from safetensors.numpy import save_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from core import open_checkpoint  # noqa: E402
 from gui.app import make_app, wait_until  # noqa: E402
-from gui.layer_tree import LayerTree  # noqa: E402
+from gui.layer_tree import PARAMS, LayerTree  # noqa: E402
 
 
 def write_moe(path: Path) -> Path:
@@ -98,6 +99,13 @@ def measure(path: Path, finds: list[str]) -> None:
 
         timed(f"find {text!r}", find)
     timed("clear find", lambda: tree.set_find_text(""))
+
+    def sort(column: int, order: Qt.SortOrder) -> None:
+        tree.view.sortByColumn(column, order)
+        tree.view.viewport().repaint()
+
+    timed("sort by Parameters", lambda: sort(PARAMS, Qt.SortOrder.DescendingOrder))
+    timed("back to the file's order", lambda: sort(-1, Qt.SortOrder.AscendingOrder))
     timed("resize (fits names)", lambda: tree.resize(1100, 700) or tree.fit_names())
     timed("Expand All", lambda: "every row" if tree.expand_all() else "the levels that fit")
     tree.close()

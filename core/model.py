@@ -103,6 +103,8 @@ class ModuleNode:
     # a level too wide to read row by row (more than core.tree.WIDE children and tensors): its
     # entries in consecutive groups, each a node with their counts (`core.tree.grouped`)
     groups: list[ModuleNode] = field(default_factory=list, repr=False)
+    # a group node's entries in the order they were grouped in (children and tensors mixed)
+    entry_order: list[ModuleNode | TensorInfo] = field(default_factory=list, repr=False)
 
     @property
     def params(self) -> int:

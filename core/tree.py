@@ -78,18 +78,21 @@ def grouped(node: ModuleNode, size: int) -> list[ModuleNode]:
     with the counts of what it holds and a name saying which it holds (`t0 … t999`): a view can
     show 100,000 siblings as 100 rows. Group nodes keep the node's path; they are not modules."""
     entries: list[ModuleNode | TensorInfo] = [*node.children.values(), *node.tensors]
-    groups: list[ModuleNode] = []
-    for start in range(0, len(entries), size):
-        part = entries[start : start + size]
-        group = ModuleNode(name=f"{_entry_name(part[0])} … {_entry_name(part[-1])}", path=node.path)
-        for entry in part:
-            if isinstance(entry, ModuleNode):
-                group.children[entry.name] = entry
-            else:
-                group.tensors.append(entry)
-        _add_up(group)
-        groups.append(group)
-    return groups
+    return [group_of(node.path, entries[at : at + size]) for at in range(0, len(entries), size)]
+
+
+def group_of(path: str, entries: list[ModuleNode | TensorInfo]) -> ModuleNode:
+    """A group node holding `entries` (modules and tensors of the module at `path`), with their
+    counts, named after its first and last entry. The entries keep their order."""
+    group = ModuleNode(name=f"{_entry_name(entries[0])} … {_entry_name(entries[-1])}", path=path)
+    for entry in entries:
+        if isinstance(entry, ModuleNode):
+            group.children[entry.name] = entry
+        else:
+            group.tensors.append(entry)
+    group.entry_order = entries
+    _add_up(group)
+    return group
 
 
 def _natural(name: str) -> str:

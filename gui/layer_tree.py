@@ -44,7 +44,7 @@ from core import units
 from core.health_report import HealthReport, NodeHealth
 from core.model import Checkpoint, ModuleNode, TensorInfo
 from core.stats import FLAGS, TensorStats
-from core.tree import WIDE, group_size, grouped
+from core.tree import WIDE, group_of, group_size, grouped
 from gui.colors import ALERT, category_color
 
 COLUMNS = (
@@ -141,6 +141,7 @@ class _Item:
     node: ModuleNode | None = None
     tensor: TensorInfo | None = None
     group: bool = False  # a row standing for a run of its parent's entries, not a module
+    order: int = 0  # its place in the file's order, to which sorting by no column returns
     _children: list[_Item] | None = field(default=None, repr=False)
     _label: str | None = field(default=None, repr=False)
 
@@ -190,14 +191,21 @@ class _Item:
                 if entries > GROUP_ROWS and not self.group:
                     groups = node.groups or grouped(node, group_size(entries, GROUP_ROWS))
                     for group in groups:
-                        made.append(_Item(self, len(made), node=group, group=True))
+                        made.append(_Item(self, len(made), node=group, group=True, order=len(made)))
                 else:
-                    for child in node.children.values():
-                        made.append(_Item(self, len(made), node=child))
-                    for t in node.tensors:
-                        made.append(_Item(self, len(made), tensor=t))
+                    made = [self.entry_item(e, i) for i, e in enumerate(_entries(node))]
             self._children = made
         return self._children
+
+    def entry_item(self, entry: ModuleNode | TensorInfo, order: int) -> _Item:
+        if isinstance(entry, ModuleNode):
+            return _Item(self, order, node=entry, order=order)
+        return _Item(self, order, tensor=entry, order=order)
+
+
+def _entries(node: ModuleNode) -> list[ModuleNode | TensorInfo]:
+    """A module's children then its tensors; a group's entries in the order they were grouped."""
+    return node.entry_order or [*node.children.values(), *node.tensors]
 
 
 def _alike(node: ModuleNode) -> bool:
@@ -260,6 +268,8 @@ class LayerTreeModel(QAbstractItemModel):
         self.health: dict[str, TensorStats] = {}
         self._node_health: dict[int, NodeHealth] = {}
         self._warning: QIcon | None = None
+        self._sort_column = -1  # the file's order until a column is chosen
+        self._sort_order = Qt.SortOrder.AscendingOrder
         if checkpoint is not None:
             self.set_checkpoint(checkpoint)
 
@@ -270,6 +280,93 @@ class LayerTreeModel(QAbstractItemModel):
         top, bottom = self.index(0, ZEROS), self.index(self.rowCount() - 1, HEALTH)
         if top.isValid():
             self.dataChanged.emit(top, bottom)  # children repaint as they are shown
+
+    # sorting: here, by one key per row, not in the proxy, which compares rows pairwise through
+    # data() — millions of calls into Python for 100,000 rows — and could not rank rows across
+    # groups: a grouped level is grouped again in the sorted order
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        held = [(index.internalPointer(), index.column()) for index in old]
+        self._sort_column, self._sort_order = column, order
+        self._resort(self._root)
+        self.changePersistentIndexList(old, [self._index_of(item, col) for item, col in held])
+        self.layoutChanged.emit()
+
+    def _kids(self, item: _Item) -> list[_Item]:
+        if item._children is None:
+            item.children()
+            if self._sort_column >= 0:
+                self._arrange(item)
+        return item._children  # type: ignore[return-value]
+
+    def _resort(self, item: _Item) -> None:
+        if item._children is None:
+            return
+        self._arrange(item)
+        for kid in item._children:
+            self._resort(kid)
+
+    def _arrange(self, item: _Item) -> None:
+        kids = item._children
+        if not kids:
+            return
+        if kids[0].group:
+            self._regroup(item)
+            return
+        kids.sort(key=self._sort_key, reverse=self._descending())
+        for row, kid in enumerate(kids):
+            kid.row = row
+
+    def _descending(self) -> bool:
+        return self._sort_column >= 0 and self._sort_order == Qt.SortOrder.DescendingOrder
+
+    def _sort_key(self, item: _Item) -> tuple:
+        if self._sort_column < 0:
+            return (False, item.order)
+        value = self._sort_value(item, self._sort_column)
+        return (isinstance(value, str), value)  # numbers before text, never compared
+
+    def _regroup(self, item: _Item) -> None:
+        """A grouped level, grouped again: in the file's order, or in the sorted order."""
+        node = item.node
+        assert node is not None
+        made: dict[int, _Item] = {}  # id(entry) → its row item, kept where one exists
+        for group in item._children or []:
+            for kid in group._children or []:
+                made[id(kid.node if kid.node is not None else kid.tensor)] = kid
+        entries = _entries(node)
+        if self._sort_column < 0:
+            groups = node.groups or grouped(node, group_size(len(entries), GROUP_ROWS))
+            chunks = [group.entry_order for group in groups]
+        else:
+            rows = [made.get(id(e)) or item.entry_item(e, i) for i, e in enumerate(entries)]
+            rows.sort(key=self._sort_key, reverse=self._descending())
+            ordered = [r.node if r.node is not None else r.tensor for r in rows]
+            size = group_size(len(ordered), GROUP_ROWS)
+            chunks = [ordered[at : at + size] for at in range(0, len(ordered), size)]
+            groups = [group_of(node.path, chunk) for chunk in chunks]  # type: ignore[arg-type]
+        item._children = []
+        for row, (group, chunk) in enumerate(zip(groups, chunks, strict=True)):
+            group_item = _Item(item, row, node=group, group=True, order=row)
+            kids = [made.get(id(e)) or group_item.entry_item(e, i) for i, e in enumerate(chunk)]
+            for i, kid in enumerate(kids):
+                kid.parent, kid.row = group_item, i
+            group_item._children = kids
+            item._children.append(group_item)
+
+    def _index_of(self, item: _Item, column: int) -> QModelIndex:
+        """The index of an item still in the tree (an old group row is not: invalid)."""
+        up = item
+        while up.parent is not None:
+            kids = up.parent._children
+            if kids is None or up.row >= len(kids) or kids[up.row] is not up:
+                return QModelIndex()
+            up = up.parent
+        if up is not self._root:
+            return QModelIndex()
+        return self.createIndex(item.row, column, item)
 
     def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
         self.beginResetModel()
@@ -290,7 +387,7 @@ class LayerTreeModel(QAbstractItemModel):
             return QModelIndex()
         if parent.isValid() and parent.column() != 0:
             return QModelIndex()
-        children = self._item(parent).children()
+        children = self._kids(self._item(parent))
         if row >= len(children):
             return QModelIndex()
         return self.createIndex(row, column, children[row])
@@ -331,7 +428,7 @@ class LayerTreeModel(QAbstractItemModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 
     def child_item(self, parent: QModelIndex, row: int) -> _Item | None:
-        children = self._item(parent).children()
+        children = self._kids(self._item(parent))
         return children[row] if 0 <= row < len(children) else None
 
     def path_of(self, index: QModelIndex) -> str:
@@ -675,6 +772,12 @@ class LayerFilterModel(QSortFilterProxyModel):
             while path and path not in visible:
                 visible.add(path)
                 path = path.rpartition(".")[0]
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting is the source model's (one key per row); this proxy only filters."""
+        source = self.sourceModel()
+        if source is not None:
+            source.sort(column, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
         if self._pattern is None:
