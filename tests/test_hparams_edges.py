@@ -358,3 +358,51 @@ def test_a_hydra_group_choice_and_a_key_in_it_both_stay(tmp_path: Path) -> None:
     )
     found = open_checkpoint(weights).hyperparams["../.hydra/overrides.yaml"]
     assert found == {"optimizer": "adamw", "optimizer.lr": 0.01}
+
+
+def test_configs_in_more_real_layouts(tmp_path: Path) -> None:
+    # Lightning under Hydra: <run>/.hydra and <run>/lightning_logs/version_0/checkpoints/
+    run = tmp_path / "hydra-run"
+    (run / ".hydra").mkdir(parents=True)
+    (run / ".hydra" / "config.yaml").write_text("optim:\n  lr: 0.001\n")
+    checkpoints = run / "lightning_logs" / "version_0" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    ckpt = save_lightning(make_model(layers=2, width=16), checkpoints / "last.ckpt")
+    found = open_checkpoint(ckpt).hyperparams
+    assert found["../../../.hydra/config.yaml"] == {"optim": {"lr": 0.001}}
+
+    # the newest Lightning version has no hparams.yaml (stopped at once): the one before has
+    run = tmp_path / "pl"
+    for version, text in ((0, "lr: 0.1\n"), (1, None)):
+        folder = run / "lightning_logs" / f"version_{version}"
+        folder.mkdir(parents=True)
+        if text:
+            (folder / "hparams.yaml").write_text(text)
+    ckpt = save_lightning(make_model(layers=2, width=16), run / "last.ckpt")
+    assert open_checkpoint(ckpt).hyperparams["lightning_logs/version_0/hparams.yaml"] == {"lr": 0.1}
+
+    # Meta's params.json; YOLOv5's hyp.yaml; an offline W&B run
+    folder = tmp_path / "meta"
+    folder.mkdir()
+    weights = save_safetensors(make_model(layers=2, width=16), folder / "model.safetensors")
+    (folder / "params.json").write_text(json.dumps({"dim": 16, "n_layers": 2}))
+    (folder / "hyp.yaml").write_text("lr0: 0.01\nwarmup_epochs: 3.0\n")
+    files_dir = folder / "wandb" / "offline-run-20240101_120000-abc" / "files"
+    files_dir.mkdir(parents=True)
+    (files_dir / "config.yaml").write_text("wandb_version: 1\nseed:\n  value: 3\n")
+    found = open_checkpoint(weights).hyperparams
+    assert found["params.json"] == {"dim": 16, "n_layers": 2}
+    assert found["hyp.yaml"]["lr0"] == 0.01
+    assert found["wandb wandb/offline-run-20240101_120000-abc/files/config.yaml"] == {"seed": 3}
+    from core.hparams.keys import spec_for
+
+    assert spec_for("lr0").canonical == "learning_rate"
+    assert spec_for("warmup_epochs").group == "schedule"
+
+
+def test_ultralytics_train_args_inside_best_pt(tmp_path: Path) -> None:
+    best = tmp_path / "best.pt"
+    state = {"epoch": 9, "model": make_model(layers=2, width=16).state_dict()}
+    state["train_args"] = {"lr0": 0.01, "imgsz": 640}
+    torch.save(state, best)
+    assert open_checkpoint(best).hyperparams["checkpoint:train_args"] == {"lr0": 0.01, "imgsz": 640}

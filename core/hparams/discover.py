@@ -22,11 +22,12 @@ from typing import Any
 MAX_CONFIG_BYTES = 16 << 20  # a config bigger than this is not a config: skip it, say so
 JSON_FILES = (
     "config.json",
+    "params.json",  # Meta's and Mistral's own checkpoints
     "generation_config.json",
     "adapter_config.json",
     "trainer_state.json",
 )
-YAML_FILES = ("hparams.yaml", "args.yaml", "config.yaml")
+YAML_FILES = ("hparams.yaml", "args.yaml", "config.yaml", "hyp.yaml", "opt.yaml")  # + YOLOv5
 _VERSION = re.compile(r"version_(\d+)$")
 
 
@@ -126,9 +127,14 @@ def _candidates(folder: Path) -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     for name in (*JSON_FILES, "training_args.bin", *YAML_FILES):
         found.append((name, folder / name))
-    for hydra_folder, prefix in ((folder, ""), (folder.parent, "../")):
-        for name in ("config.yaml", "overrides.yaml"):
-            found.append((f"{prefix}.hydra/{name}", hydra_folder / ".hydra" / name))
+    # Hydra: the run folder holds .hydra/; the weights sit in it or up to three levels below
+    # (Lightning under Hydra: <run>/lightning_logs/version_0/checkpoints/)
+    for up in (folder, *list(folder.parents)[:3]):
+        if (up / ".hydra").is_dir():
+            for name in ("config.yaml", "overrides.yaml"):
+                file = up / ".hydra" / name
+                found.append((_relative(file, folder), file))
+            break
     # Lightning: <run>/lightning_logs/version_N/checkpoints/x.ckpt keeps hparams.yaml in version_N
     for up in (folder.parent, folder.parent.parent):
         if up != folder and _VERSION.search(up.name):
@@ -142,15 +148,21 @@ def _candidates(folder: Path) -> list[tuple[str, Path]]:
         versions = sorted(
             (int(m.group(1)), p) for p in logs.iterdir() if (m := _VERSION.search(p.name))
         )
-        if versions:
-            latest = versions[-1][1] / "hparams.yaml"
-            found.append((_relative(latest, folder), latest))
+        # the latest run that wrote one (a run stopped at once leaves an empty version_N)
+        with_hparams = [p / "hparams.yaml" for _, p in versions if (p / "hparams.yaml").is_file()]
+        if with_hparams:
+            found.append((_relative(with_hparams[-1], folder), with_hparams[-1]))
             break
     # W&B: <run>/wandb/latest-run/files/config.yaml (also without the latest-run link)
     for base in (folder, folder.parent):
         wandb = base / "wandb"
         if wandb.is_dir():
-            runs = [wandb / "latest-run"] + sorted(wandb.glob("run-*"), reverse=True)
+            runs = [wandb / "latest-run", wandb / "latest-offline-run"]
+            runs += sorted(  # newest first, by the timestamp in the name
+                [*wandb.glob("run-*"), *wandb.glob("offline-run-*")],
+                key=lambda p: p.name.removeprefix("offline-"),
+                reverse=True,
+            )
             for run in runs:
                 file = run / "files" / "config.yaml"
                 if file.is_file():

@@ -220,6 +220,7 @@ SPECS: tuple[KeySpec, ...] = (
         "max_lr",
         "peak_lr",
         "learning-rate",
+        "lr0",  # Ultralytics
         kind="float",
         minimum=0,
     ),
@@ -340,6 +341,13 @@ SPECS: tuple[KeySpec, ...] = (
         "warmup_iters",
         "warmup",
         kind="int",
+        minimum=0,
+    ),
+    _k(
+        "warmup_epochs",
+        "schedule",
+        "Epochs over which the learning rate ramps up from ~0.",
+        kind="number",
         minimum=0,
     ),
     _k(

@@ -79,6 +79,7 @@ CONFIG_KEYS = (
     "conf",
     "training_args",
     "params",
+    "train_args",  # Ultralytics keeps its run's args.yaml in best.pt too
 )
 HPARAM_SECTIONS = ("hyper_parameters", "datamodule_hyper_parameters")
 _SHARD = re.compile(r"-\d{5}-of-\d{5}\.(bin|pt|pth)$")
