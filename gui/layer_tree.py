@@ -687,17 +687,14 @@ class LayerTreeModel(QAbstractItemModel):
 
 
 def compile_pattern(text: str) -> re.Pattern[str] | None:
-    """Find text → a regex matching whole lines of lower-case dotted names: a substring, or a
-    pattern with `*` (any run of characters) and `?` (one character)."""
+    """Find text → a regex matching whole lines of lower-case dotted names that contain it,
+    where `*` stands for any run of characters and `?` for one. Wildcards work inside the
+    search, as plain text does: `experts.12?.w` finds `model.….experts.123.w1.weight`."""
     text = text.strip().lower()
     if not text:
         return None
-    if "*" in text or "?" in text:
-        parts = ("[^\n]*" if c == "*" else "[^\n]" if c == "?" else re.escape(c) for c in text)
-        body = "".join(parts)
-    else:
-        body = "[^\n]*" + re.escape(text) + "[^\n]*"
-    return re.compile(f"^{body}$", re.MULTILINE)
+    parts = ("[^\n]*" if c == "*" else "[^\n]" if c == "?" else re.escape(c) for c in text)
+    return re.compile(f"^[^\n]*{''.join(parts)}[^\n]*$", re.MULTILINE)
 
 
 def _all_names(checkpoint: Checkpoint) -> str:
@@ -888,9 +885,11 @@ class LayerTree(QWidget):
         self.find = FindField()
         self.find.setAcceptDrops(False)  # a dropped file opens; it is not text to search for
         self.find.setAccessibleName("Find layers")
-        self.find.setPlaceholderText("Find layers: name, or wildcards like *attn*.weight")
+        self.find.setPlaceholderText("Find layers: part of a name, with * and ? as wildcards")
         self.find.setClearButtonEnabled(True)
-        self.find.setToolTip("Ctrl+F · substring or * wildcards over full names · Esc clears")
+        self.find.setToolTip(
+            "Ctrl+F · any part of the full names; * and ? as wildcards · Esc clears"
+        )
         self.matches = QLabel("")
         self.matches.setMinimumWidth(90)
         self.matches.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

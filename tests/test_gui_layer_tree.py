@@ -402,3 +402,19 @@ def test_sorting_a_grouped_level_ranks_across_groups(
     tree.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # back to the file's order
     assert tree.proxy.index(0, NAME).data() == in_file_order
     assert tree.select_path("t34")
+
+
+def test_wildcards_work_inside_the_name_as_plain_text_does(qtbot, tmp_path: Path) -> None:
+    arrays = {
+        f"model.blocks.0.experts.{e}.w{k}.weight": np.zeros((2,), np.float16)
+        for e in range(130)
+        for k in (1, 2)
+    }
+    path = tmp_path / "moe.safetensors"
+    save_file(arrays, str(path))
+    tree = LayerTree(open_checkpoint(path))
+    qtbot.addWidget(tree)
+    tree.set_find_text("experts.12?.w1")
+    assert tree.matches.text() == "10 matches"
+    tree.set_find_text("experts.12")
+    assert tree.matches.text() == "11 matches"  # 12 and 120…129
