@@ -406,3 +406,63 @@ def test_ultralytics_train_args_inside_best_pt(tmp_path: Path) -> None:
     state["train_args"] = {"lr0": 0.01, "imgsz": 640}
     torch.save(state, best)
     assert open_checkpoint(best).hyperparams["checkpoint:train_args"] == {"lr0": 0.01, "imgsz": 640}
+
+
+# --- the architecture check on real layouts ---------------------------------------------------
+
+
+def _shaped(folder: Path, shapes: dict[str, tuple[int, ...]], config: dict) -> Path:
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    folder.mkdir(parents=True)
+    save_file(
+        {k: np.zeros(s, np.float32) for k, s in shapes.items()}, str(folder / "m.safetensors")
+    )
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+def _marks(folder: Path) -> dict[str, str]:
+    from core.hparams.archcheck import check_architecture
+
+    return {c.what: c.status for c in check_architecture(open_checkpoint(folder))}
+
+
+def test_no_false_alarms_on_t5_clip_esm_deepseek_and_adapters(tmp_path: Path) -> None:
+    t5 = {"shared.weight": (100, 32)}
+    for i in range(2):
+        p = f"encoder.block.{i}.layer.0.SelfAttention"
+        t5 |= {f"{p}.q.weight": (48, 32), f"{p}.k.weight": (48, 32), f"{p}.o.weight": (32, 48)}
+    mt5 = {"d_model": 32, "d_kv": 8, "num_heads": 6, "num_layers": 2, "vocab_size": 100}
+    assert _marks(_shaped(tmp_path / "mt5", t5, mt5))["heads"] == "match"
+
+    clip = {"text_model.embeddings.token_embedding.weight": (100, 16)}
+    clip |= {f"text_model.encoder.layers.{i}.mlp.fc1.weight": (64, 16) for i in range(2)}
+    clip |= {f"vision_model.encoder.layers.{i}.mlp.fc1.weight": (96, 24) for i in range(4)}
+    config = {
+        "text_config": {"hidden_size": 16, "num_hidden_layers": 2, "vocab_size": 100},
+        "vision_config": {"hidden_size": 24, "num_hidden_layers": 4},
+    }
+    assert "mismatch" not in _marks(_shaped(tmp_path / "clip", clip, config)).values()
+
+    esm = {
+        "esm.embeddings.word_embeddings.weight": (33, 16),
+        "esm.embeddings.position_embeddings.weight": (1026, 16),
+    }
+    esm |= {f"esm.encoder.layer.{i}.intermediate.dense.weight": (64, 16) for i in range(2)}
+    marks = _marks(_shaped(tmp_path / "esm", esm, {"vocab_size": 33, "hidden_size": 16}))
+    assert marks["vocabulary"] == "match"
+
+    mla = {"model.embed_tokens.weight": (100, 16)}
+    mla |= {f"model.layers.{i}.self_attn.q_proj.weight": (4 * 24, 16) for i in range(2)}
+    config = {"hidden_size": 16, "num_attention_heads": 4, "kv_lora_rank": 8, "vocab_size": 100}
+    assert "heads" not in _marks(_shaped(tmp_path / "mla", mla, config))
+
+    lora = {
+        f"base_model.model.model.layers.{i}.self_attn.q_proj.lora_{ab}.weight": shape
+        for i in range(2)
+        for ab, shape in (("A", (4, 16)), ("B", (16, 4)))
+    }
+    base = {"hidden_size": 4096, "num_hidden_layers": 32, "intermediate_size": 11008}
+    assert _marks(_shaped(tmp_path / "lora", lora, base)) == {}

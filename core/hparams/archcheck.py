@@ -31,7 +31,9 @@ TOKEN_EMBEDDING = (
     "word_embeddings",
     "tok_embeddings",
     "token_embd",
-    "embed",
+    "token_embedding",
+    "shared.weight",  # T5
+    "embed",  # last: the loosest
 )
 
 
@@ -58,9 +60,18 @@ def config_values(sources: dict[str, dict]) -> dict[str, tuple[str, KeyPath, Any
     found: dict[str, tuple[str, KeyPath, Any]] = {}
     for source in order:
         leaves = sorted(flatten(sources[source]).items(), key=lambda item: len(item[0]))
+        # CLIP's text_config and vision_config both say hidden_size, a level down: which one
+        # the block stack is cannot be told, so neither is checked
+        nested_twice = Counter(
+            spec.canonical
+            for path, _ in leaves
+            if len(path) == 2 and (spec := spec_for(path)) is not None
+        )
         for path, value in leaves:
             spec = spec_for(path)
             if spec is None or spec.group != "architecture" or spec.canonical in found:
+                continue
+            if len(path) > 1 and nested_twice[spec.canonical] > 1:
                 continue
             if spec.kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
                 continue
@@ -75,6 +86,8 @@ def check_architecture(checkpoint: Checkpoint) -> list[ArchCheck]:
     model = [t for t in checkpoint.tensors if t.section == "model"]
     if not config or not model:
         return []
+    if any("lora_" in t.name for t in model):
+        return []  # adapter weights: the base model's shapes the config describes are not here
     embedding = _token_embedding(model)
     blocks = _block_stack(checkpoint.tree)
     checks: list[ArchCheck] = []
@@ -98,7 +111,8 @@ def check_architecture(checkpoint: Checkpoint) -> list[ArchCheck]:
         )
     if "num_layers" in config:
         checks.append(_check_layers(config["num_layers"][2], blocks, key("num_layers")))
-    if "num_heads" in config:
+    latent = any(_has_key(data, "kv_lora_rank") for data in checkpoint.hyperparams.values())
+    if "num_heads" in config and not latent:  # DeepSeek's latent attention hides head counts
         width = config.get("hidden_size", (None, None, hidden))[2] or hidden
         heads = config["num_heads"][2]
         head_dim = config["head_dim"][2] if "head_dim" in config else None
@@ -120,9 +134,20 @@ def check_architecture(checkpoint: Checkpoint) -> list[ArchCheck]:
 # --- what the tensors say ----------------------------------------------------------------------
 
 
+def _has_key(data: Any, name: str) -> bool:
+    return any(path and path[-1] == name for path in flatten(data))
+
+
 def _token_embedding(model: list[TensorInfo]) -> TensorInfo | None:
-    """The token embedding: the 2-D embedding with the most rows (position tables have fewer)."""
-    candidates = [t for t in model if len(t.shape) == 2 and t.role == "embedding"]
+    """The token embedding: a 2-D embedding named like one, else the one with the most rows —
+    never a position table (ESM's has 1,026 rows over a vocabulary of 33)."""
+    tables = [
+        t
+        for t in model
+        if len(t.shape) == 2 and t.role == "embedding" and "position" not in t.name.lower()
+    ]
+    named = [t for t in tables if any(n in t.name for n in TOKEN_EMBEDDING[:-1])]
+    candidates = named or tables
     if not candidates:
         candidates = [
             t
@@ -213,7 +238,14 @@ def _check_layers(layers: int, blocks: ModuleNode | None, key: str) -> ArchCheck
     )
 
 
-Q_PROJ = ("q_proj.weight", "query.weight", "wq.weight", "attn_q.weight", "to_q.weight")
+Q_PROJ = (
+    "q_proj.weight",
+    "query.weight",
+    "wq.weight",
+    "attn_q.weight",
+    "to_q.weight",
+    "SelfAttention.q.weight",  # T5
+)
 K_PROJ = ("k_proj.weight", "key.weight", "wk.weight", "attn_k.weight", "to_k.weight")
 
 

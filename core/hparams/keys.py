@@ -129,6 +129,7 @@ SPECS: tuple[KeySpec, ...] = (
         "Width of each attention head; usually the hidden size divided by the heads.",
         "attention_head_dim",
         "d_head",
+        "d_kv",  # T5: may differ from d_model / heads
         "key_length",
         "head_size",
         kind="int",
