@@ -466,3 +466,13 @@ def test_no_false_alarms_on_t5_clip_esm_deepseek_and_adapters(tmp_path: Path) ->
     }
     base = {"hidden_size": 4096, "num_hidden_layers": 32, "intermediate_size": 11008}
     assert _marks(_shaped(tmp_path / "lora", lora, base)) == {}
+
+
+def test_a_value_hidden_by_another_sources_value_is_marked_not_dropped() -> None:
+    from core.hparams.merge import merge
+
+    merged = merge({"a": {"model": "resnet50"}, "b": {"model": {"depth": 50}}})
+    assert merged.data == {"model": "resnet50"}
+    assert merged.conflicts[("model",)] == {"a": "resnet50", "b (model.depth)": 50}
+    merged = merge({"a": {"model": {"depth": 50}}, "b": {"model": "resnet50"}})
+    assert merged.conflicts[("model", "depth")] == {"a": 50, "b (model)": "resnet50"}

@@ -54,8 +54,11 @@ def merge(sources: dict[str, dict]) -> Merged:
             # 128]` in a data config is not a layer count
             key = spec.canonical if spec and _fits(spec.kind, value) else "path:" + dotted(path)
             holders.setdefault(key, []).append((source, path, value))
-            if _place(merged.data, path, value):
+            blocker = _place(merged.data, path, value)
+            if blocker is None:
                 merged.origin[path] = source
+            elif blocker != path or isinstance(_get(merged.data, path), dict):
+                _shadowed(merged, blocker, source, path, value)
     for held in holders.values():
         if len({s for s, _, _ in held}) < 2 or _all_equal([v for _, _, v in held]):
             continue
@@ -81,18 +84,38 @@ def _fits(kind: str, value: Any) -> bool:
     return True
 
 
-def _place(tree: dict[str, Any], path: KeyPath, value: Any) -> bool:
-    """Set a leaf unless that path (or a leaf on the way to it) is already taken."""
+def _place(tree: dict[str, Any], path: KeyPath, value: Any) -> KeyPath | None:
+    """Set a leaf unless that path is taken; returns None when set, else what took it: the
+    path itself, a value on the way to it (`model: resnet50` before `model.depth`), or a
+    mapping where a value was to go (`model.depth` before `model: resnet50`)."""
     node = tree
-    for key in path[:-1]:
+    for depth, key in enumerate(path[:-1]):
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
-            return False
+            return path[: depth + 1]
         node = child
     if path[-1] in node:
-        return False
+        return path
     node[path[-1]] = value
-    return True
+    return None
+
+
+def _shadowed(merged: Merged, blocker: KeyPath, source: str, path: KeyPath, value: Any) -> None:
+    """A value the merged view cannot show because another source holds something else there:
+    marked as a conflict on the value that is shown, never dropped silently."""
+    shown = blocker if blocker in merged.origin else None
+    if shown is None:  # a mapping was in the way: mark its first value
+        shown = next((p for p in merged.origin if p[: len(blocker)] == blocker), None)
+    if shown is None:
+        return
+    conflict = merged.conflicts.setdefault(shown, {merged.origin[shown]: _get(merged.data, shown)})
+    conflict[f"{source} ({dotted(path)})"] = value
+
+
+def _get(tree: dict[str, Any], path: KeyPath) -> Any:
+    for key in path:
+        tree = tree[key]
+    return tree
 
 
 def _all_equal(values: list[Any]) -> bool:
