@@ -4,6 +4,7 @@ that are not numbers, lists with typed elements, and exports next to the user's 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -476,3 +477,21 @@ def test_a_value_hidden_by_another_sources_value_is_marked_not_dropped() -> None
     assert merged.conflicts[("model",)] == {"a": "resnet50", "b (model.depth)": 50}
     merged = merge({"a": {"model": {"depth": 50}}, "b": {"model": "resnet50"}})
     assert merged.conflicts[("model", "depth")] == {"a": 50, "b (model)": "resnet50"}
+
+
+@dataclasses.dataclass
+class _Accelerate:
+    split_batches: bool = False
+
+
+@dataclasses.dataclass
+class _Arguments:
+    learning_rate: float = 5e-5
+    accelerator_config: _Accelerate = dataclasses.field(default_factory=_Accelerate)
+
+
+def test_nested_objects_in_training_args_bin_leave_no_class_keys(tmp_path: Path) -> None:
+    weights = save_safetensors(make_model(layers=2, width=16), tmp_path / "model.safetensors")
+    torch.save(_Arguments(), tmp_path / "training_args.bin")
+    found = open_checkpoint(weights).hyperparams["training_args.bin"]
+    assert found == {"learning_rate": 5e-5, "accelerator_config": {"split_batches": False}}

@@ -134,6 +134,10 @@ def check_architecture(checkpoint: Checkpoint) -> list[ArchCheck]:
 # --- what the tensors say ----------------------------------------------------------------------
 
 
+def _heads(count: int) -> str:
+    return "1 head" if count == 1 else f"{count} heads"
+
+
 def _has_key(data: Any, name: str) -> bool:
     return any(path and path[-1] == name for path in flatten(data))
 
@@ -270,16 +274,18 @@ def _check_heads(
         size = head_dim or width // heads
         rows = query.shape[0]
         if rows == heads * size:
-            reason = f"{query.name} has {rows:,} rows = {heads} heads × {size}"
+            reason = f"{query.name} has {rows:,} rows = {_heads(heads)} × {size}"
             return ArchCheck("heads", key, heads, heads, "match", reason)
         found = rows // size if rows % size == 0 else None
-        reason = f"{query.name} has {rows:,} rows, not {heads} heads × {size}"
+        reason = f"{query.name} has {rows:,} rows, not {_heads(heads)} × {size}"
         return ArchCheck("heads", key, heads, found, "mismatch", reason)
     if width % heads and not head_dim:
         reason = f"{width:,} does not split into {heads} equal heads"
         return ArchCheck("heads", key, heads, None, "mismatch", reason)
     size = head_dim or width // heads
-    reason = f"{width:,} splits into {heads} heads of {size}; fused weights do not store the count"
+    reason = (
+        f"{width:,} splits into {_heads(heads)} of {size}; fused weights do not store the count"
+    )
     return ArchCheck("heads", key, heads, None, "unknown", reason)
 
 
@@ -294,7 +300,7 @@ def _check_kv_heads(
     rows = keys.shape[0]
     found = rows // size if rows % size == 0 else None
     status = "match" if rows == kv_heads * size else "mismatch"
-    reason = f"{keys.name} has {rows:,} rows" + (f" = {found} heads × {size}" if found else "")
+    reason = f"{keys.name} has {rows:,} rows" + (f" = {_heads(found)} × {size}" if found else "")
     return ArchCheck(what, "", kv_heads, found, status, reason)
 
 

@@ -72,7 +72,7 @@ def discover(
         wandb = file.name == "config.yaml" and ".hydra" not in source and _is_wandb(data)
         try:
             data = plain(_shape(file, data, wandb))
-        except ValueError as error:  # a YAML alias loop or bomb
+        except (ValueError, RecursionError) as error:  # a YAML alias loop or bomb
             notes.append(f"{file.name}: {error}; skipped")
             continue
         if isinstance(data, dict) and data:
@@ -231,9 +231,18 @@ def _shape(file: Path, data: Any, wandb: bool) -> Any:
         return _overrides(data)
     if wandb:
         return _unwrap_wandb(data)
-    if isinstance(data, dict) and "__class__" in data:
-        # a pickled object (TrainingArguments): its fields are the hyperparameters
-        return {k: v for k, v in data.items() if k != "__class__"}
+    if file.suffix == ".bin":
+        # a pickled object (TrainingArguments): its fields, and its fields' fields (an
+        # accelerator config…), are the hyperparameters; the class names are not
+        return _without_class(data)
+    return data
+
+
+def _without_class(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_class(v) for k, v in data.items() if k != "__class__"}
+    if isinstance(data, list):
+        return [_without_class(item) for item in data]
     return data
 
 
