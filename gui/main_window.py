@@ -524,6 +524,8 @@ class MainWindow(QMainWindow):
                 self.tabs.setCurrentIndex(index)
                 return tab
         tab = CheckpointTab(path)
+        # listed in the order asked for (opens end in any order); taken off again if it fails
+        self.settings.add_recent(path)
         index = self.tabs.addTab(tab, path.name)
         self.tabs.setTabToolTip(index, str(path))
         self.tabs.setCurrentIndex(index)
@@ -574,7 +576,6 @@ class MainWindow(QMainWindow):
             tab.selectionChanged.connect(lambda paths, t=tab: self._selection_changed(t, paths))
             index = self.tabs.indexOf(tab)
             self.tabs.setTabText(index, checkpoint.name)
-            self.settings.add_recent(tab.path)
             files = len(checkpoint.files)
             self.statusBar().showMessage(
                 f"Opened {checkpoint.name} in {seconds:.2f} s · "
@@ -604,6 +605,7 @@ class MainWindow(QMainWindow):
     def _failed(self, job: Job, message: str) -> None:
         tab = self._job_over(job)
         if tab is not None:
+            self.settings.remove_recent(tab.path)
             self._remove_tab(tab)
             self.report_error(message)
             self.failed.emit(str(tab.path), message)

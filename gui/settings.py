@@ -39,7 +39,14 @@ class Settings:
     def add_recent(self, path: str | Path) -> list[str]:
         entry = str(Path(path).expanduser().absolute())
         before = self.recent() if self._recent is not None else self._stored_recent()
-        recent = [entry] + [p for p in before if p != entry]
+        return self._set_recent([entry] + [p for p in before if p != entry])
+
+    def remove_recent(self, path: str | Path) -> list[str]:
+        entry = str(Path(path).expanduser().absolute())
+        before = self.recent() if self._recent is not None else self._stored_recent()
+        return self._set_recent([p for p in before if p != entry])
+
+    def _set_recent(self, recent: list[str]) -> list[str]:
         recent = recent[:MAX_RECENT]
         if not self.persist:
             self._recent = recent

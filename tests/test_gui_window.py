@@ -527,3 +527,18 @@ def test_the_same_file_by_another_path_opens_once(
     window.open_path(tmp_path / "sub" / ".." / checkpoint_file.name)
     window.open_path(link)
     assert window.tabs.count() == 1
+
+
+def test_recent_files_keep_the_order_they_were_opened_in_and_drop_failures(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    big = many_tensors(tmp_path / "big.safetensors", 40_000)  # ends last though asked first
+    small = save_safetensors(make_model(), tmp_path / "small.safetensors")
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    window.open_paths([big, small])
+    wait_opened(qtbot, window, 2)
+    with qtbot.waitSignal(window.failed, timeout=30_000):
+        window.open_path(broken)
+    assert window.settings.recent()[:2] == [str(small), str(big)]
+    assert str(broken) not in window.settings.recent()

@@ -495,3 +495,15 @@ def test_nested_objects_in_training_args_bin_leave_no_class_keys(tmp_path: Path)
     torch.save(_Arguments(), tmp_path / "training_args.bin")
     found = open_checkpoint(weights).hyperparams["training_args.bin"]
     assert found == {"learning_rate": 5e-5, "accelerator_config": {"split_batches": False}}
+
+
+def test_export_through_a_symlink_writes_the_file_it_points_to(tmp_path: Path) -> None:
+    ckpt = files.lightning_run(tmp_path / "run")
+    real = tmp_path / "shared" / "hparams.yaml"
+    real.parent.mkdir()
+    real.write_text("old: 1\n")
+    link = tmp_path / "latest.yaml"
+    link.symlink_to(real)
+    assert cli_main(["hparams", str(ckpt), "--export", str(link)]) == 0
+    assert link.is_symlink()
+    assert yaml.safe_load(real.read_text())["lr"] == 3e-4

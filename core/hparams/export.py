@@ -152,6 +152,8 @@ def export(
     and the configs beside it that it was read with."""
     target = Path(target).expanduser()
     fmt = fmt or format_for(target)
+    if target.is_symlink():  # write the file it points to; replacing the link would break it
+        target = target.resolve()
     for path in protect or []:
         if _same_file(path, target):
             raise CheckpointError(
