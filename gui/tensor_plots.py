@@ -13,6 +13,7 @@ selection cancels the older job, and the window never waits.
 from __future__ import annotations
 
 import csv
+import html
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -979,7 +980,10 @@ class DistributionPanel(QWidget):
         paths = self.paths
         if not paths:
             return
-        names = ", ".join(p or "(whole model)" for p in paths[:3])
+        # a long dotted name may wrap after any dot instead of running off the panel's edge
+        names = ", ".join(
+            html.escape(p).replace(".", ".\u200b") if p else "(whole model)" for p in paths[:3]
+        )
         more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
         values = self.histogram.values_title()
         self.title.setText(f"<b>{names}</b>{more}" + (f" — {values}" if values else ""))
