@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterator
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from core.errors import CheckpointError
 from core.model import DataSource
+
+if TYPE_CHECKING:  # numpy loads when an array is read, not when the reader is chosen
+    import numpy as np
 
 PREFIX = "deflate:"
 
@@ -39,6 +41,8 @@ def iter_raw(
 ) -> Iterator[tuple[np.ndarray, int]]:
     """(elements, compressed bytes consumed) a chunk at a time; each array of `dtype` is valid
     until the next one is asked for."""
+    import numpy as np
+
     skip, size, expected_crc = layout(source.encoding)
     crc = 0
     itemsize = dtype.itemsize

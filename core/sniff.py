@@ -5,6 +5,7 @@ Each reader answers `match(path, head)` cheaply; this module only asks them in t
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.errors import CheckpointError
@@ -31,20 +32,26 @@ KNOWN_SUFFIXES = {
 
 def readers() -> list[Reader]:
     """Every reader, most specific first. Imported here so adding a format touches one list."""
-    from core.readers.pytorch import PyTorchReader
+    return list(iter_readers())
+
+
+def iter_readers() -> Iterator[Reader]:
+    """The readers in the order they are asked, each imported when its turn comes: a
+    safetensors model never pays for importing the pickle, ONNX and HDF5 readers."""
     from core.readers.safetensors import SafetensorsReader
 
-    found: list[Reader] = [SafetensorsReader()]
+    yield SafetensorsReader()
     for module, cls in _optional_readers():
         try:
             mod = __import__(f"core.readers.{module}", fromlist=[cls])
         except ImportError:
             continue
-        found.append(getattr(mod, cls)())
+        yield getattr(mod, cls)()
     # PyTorch last: it claims any zip it cannot parse (to explain a broken torch.save), so the
     # readers that know .npz and .keras zips by their member names must look first
-    found.append(PyTorchReader())
-    return found
+    from core.readers.pytorch import PyTorchReader
+
+    yield PyTorchReader()
 
 
 def _optional_readers() -> list[tuple[str, str]]:
@@ -81,7 +88,7 @@ def locate(path: Path) -> tuple[Reader, Path]:
     head = read_head(path)
     if not path.is_dir() and not head:
         raise CheckpointError(path, "the file is empty")
-    for reader in readers():
+    for reader in iter_readers():
         if reader.match(path, head):
             return reader, path
     if path.is_dir():

@@ -191,19 +191,21 @@ def _read(file: Path, notes: list[str]) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         notes.append(f"{file.name}: could not be read ({error}); skipped")
         return None
-    # YAML only when a YAML file is there: PyYAML costs 20 ms to import, every open pays it
-    import yaml
+    if file.suffix == ".json":
+        parse, errors = json.loads, (ValueError,)
+    else:
+        # YAML only when a YAML file is there: PyYAML costs 15 ms to import, every open pays it
+        import yaml
 
-    from core.hparams import yaml_safe
+        from core.hparams import yaml_safe
 
+        parse, errors = yaml_safe.load, (ValueError, yaml.YAMLError)
     try:
-        if file.suffix == ".json":
-            return json.loads(text)
-        return yaml_safe.load(text)
+        return parse(text)
     except RecursionError:
         notes.append(f"{file.name}: nested too deeply to read; skipped")
         return None
-    except (ValueError, yaml.YAMLError) as error:
+    except errors as error:
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         notes.append(f"{file.name}: not valid {file.suffix[1:].upper()} ({first}); skipped")
         return None
