@@ -61,7 +61,7 @@ from core.hparams.edit import (
     type_name,
 )
 from core.hparams.export import beside_path, export, own_files, save_beside
-from core.hparams.keys import GROUPS, spec_for
+from core.hparams.keys import GROUPS, group_of, spec_for
 from core.hparams.merge import KeyPath, dotted, flatten
 from core.model import Checkpoint
 from gui.colors import ALERT, OKABE_ITO
@@ -138,11 +138,10 @@ class HyperparamModel(QAbstractItemModel):
         if config is None:
             return []
         by_group: dict[str, list[KeyPath]] = {}
-        for path in flatten(config.current):
+        for path, value in flatten(config.current).items():
             if not path or path[0] == "log_history":
                 continue
-            spec = spec_for(path)
-            by_group.setdefault(spec.group if spec else "other", []).append(path)
+            by_group.setdefault(group_of(path, value), []).append(path)
         return [(g, by_group[g]) for g in ORDER if g in by_group]
 
     # --- structure ----------------------------------------------------------------------------

@@ -507,3 +507,24 @@ def test_export_through_a_symlink_writes_the_file_it_points_to(tmp_path: Path) -
     assert cli_main(["hparams", str(ckpt), "--export", str(link)]) == 0
     assert link.is_symlink()
     assert yaml.safe_load(real.read_text())["lr"] == 3e-4
+
+
+def test_gguf_rope_and_norm_keys_are_known() -> None:
+    from core.hparams.keys import spec_for
+
+    assert spec_for("llama.rope.freq_base").canonical == "rope_theta"
+    assert spec_for("llama.attention.layer_norm_rms_epsilon").canonical == "norm_eps"
+
+
+def test_a_list_under_a_known_scalar_key_is_not_filed_under_its_group(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from core.hparams.keys import group_of
+
+    assert group_of(("config", "layers"), [{"class_name": "Dense"}]) == "other"
+    assert group_of(("num_layers",), 12) == "architecture"
+    weights = save_safetensors(make_model(layers=2, width=16), tmp_path / "model.safetensors")
+    (tmp_path / "hparams.yaml").write_text("layers:\n- {units: 8}\n- {units: 4}\nlr: 0.1\n")
+    assert cli_main(["hparams", str(weights)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("\nother") < out.index("layers")

@@ -18,7 +18,7 @@ from core import json_strict
 from core.hparams.archcheck import check_architecture
 from core.hparams.edit import MERGED, MISSING, EditableConfig, HParamError, HyperParamSet
 from core.hparams.export import export, own_files
-from core.hparams.keys import GROUPS, spec_for
+from core.hparams.keys import GROUPS, group_of
 from core.hparams.merge import dotted, flatten
 
 VALUE_WIDTH = 48
@@ -134,8 +134,7 @@ def _as_text(
     for path, value in leaves.items():
         if path and path[0] == "log_history":
             continue
-        spec = spec_for(path)
-        by_group.setdefault(spec.group if spec else "other", []).append((path, value))
+        by_group.setdefault(group_of(path, value), []).append((path, value))
     width = min(40, max((len(dotted(p)) for p in leaves), default=10))
     for group in (*GROUPS, "other"):
         rows = by_group.get(group)

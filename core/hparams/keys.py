@@ -8,6 +8,7 @@ The match is on the last component of a key's path, lower-cased (`model.optim.lr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 GROUPS = (
     "architecture",
@@ -200,6 +201,7 @@ SPECS: tuple[KeySpec, ...] = (
         "layer_norm_epsilon",
         "rms_norm_eps",
         "norm_epsilon",
+        "layer_norm_rms_epsilon",  # GGUF: <arch>.attention.layer_norm_rms_epsilon
         kind="float",
         minimum=0,
     ),
@@ -208,6 +210,7 @@ SPECS: tuple[KeySpec, ...] = (
         "architecture",
         "Base frequency of rotary position embeddings; larger stretches the usable context.",
         "rope_freq_base",
+        "freq_base",  # GGUF: <arch>.rope.freq_base
         kind="float",
         above_zero=True,
     ),
@@ -657,6 +660,10 @@ def canonical(path: tuple | str) -> str | None:
     return spec.canonical if spec else None
 
 
-def group_of(path: tuple | str) -> str:
+def group_of(path: tuple | str, value: Any = None) -> str:
+    """The group a key is shown in: its known key's, unless the value is not what that key
+    holds (Keras `config.layers` is a list of layer configs, not a layer count)."""
     spec = spec_for(path)
-    return spec.group if spec else "other"
+    if spec is None or (spec.kind and isinstance(value, list | dict)):
+        return "other"
+    return spec.group
