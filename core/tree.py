@@ -37,7 +37,7 @@ def _group_wide_levels(node: ModuleNode) -> None:
     # made here, in the worker that opens the file, so that a view only has to show them
     entries = len(node.children) + len(node.tensors)
     if entries > WIDE:
-        node.groups = grouped(node, group_size(entries))
+        node.groups = grouped(node.path, level_entries(node), group_size(entries))
     for child in node.children.values():
         _group_wide_levels(child)
 
@@ -46,7 +46,7 @@ def _order_wide_levels(node: ModuleNode) -> None:
     """Tensors of a level too wide to read row by row in natural order (t2 before t10, not the
     file's text order), so that each group of them has a name that says what it holds."""
     if len(node.tensors) > WIDE:
-        node.tensors.sort(key=lambda t: _natural(t.name))
+        node.tensors.sort(key=lambda t: natural_key(t.name))
     for child in node.children.values():
         _order_wide_levels(child)
 
@@ -73,12 +73,18 @@ def _order_numbered_children(node: ModuleNode) -> None:
         _order_numbered_children(child)
 
 
-def grouped(node: ModuleNode, size: int) -> list[ModuleNode]:
-    """The node's children and tensors in consecutive groups of `size`, each a node of its own
-    with the counts of what it holds and a name saying which it holds (`t0 … t999`): a view can
-    show 100,000 siblings as 100 rows. Group nodes keep the node's path; they are not modules."""
-    entries: list[ModuleNode | TensorInfo] = [*node.children.values(), *node.tensors]
-    return [group_of(node.path, entries[at : at + size]) for at in range(0, len(entries), size)]
+def level_entries(node: ModuleNode) -> list[ModuleNode | TensorInfo]:
+    """What a node holds, one row each: its children then its tensors, or for a group node its
+    entries in the order they were grouped in."""
+    return node.entry_order or [*node.children.values(), *node.tensors]
+
+
+def grouped(path: str, entries: list[ModuleNode | TensorInfo], size: int) -> list[ModuleNode]:
+    """The entries of the module at `path`, in their order, in consecutive groups of `size`, each
+    a node of its own with the counts of what it holds and a name saying which it holds
+    (`t0 … t999`): a view can show 100,000 siblings as 100 rows. Group nodes keep the module's
+    path; they are not modules."""
+    return [group_of(path, entries[at : at + size]) for at in range(0, len(entries), size)]
 
 
 def group_of(path: str, entries: list[ModuleNode | TensorInfo]) -> ModuleNode:
@@ -95,7 +101,8 @@ def group_of(path: str, entries: list[ModuleNode | TensorInfo]) -> ModuleNode:
     return group
 
 
-def _natural(name: str) -> str:
+def natural_key(name: str) -> str:
+    """A sort key that puts `layers.2` before `layers.10`: digit runs padded to equal width."""
     return _DIGITS.sub(lambda digits: digits.group().zfill(12), name)
 
 

@@ -44,7 +44,7 @@ from core import units
 from core.health_report import HealthReport, NodeHealth
 from core.model import Checkpoint, ModuleNode, TensorInfo
 from core.stats import FLAGS, TensorStats
-from core.tree import WIDE, group_of, group_size, grouped
+from core.tree import WIDE, group_size, grouped, level_entries, natural_key
 from gui.colors import ALERT, category_color
 
 COLUMNS = (
@@ -119,12 +119,6 @@ CHAIN_ROWS = 1_000  # a level wider than this is not a chain of wrappers to open
 # 100,000 sibling rows costs the view seconds, and no one scrolls through them anyway.
 GROUP_ROWS = WIDE
 _ROOT = QModelIndex()  # the invalid index: the root of the tree
-_DIGITS = re.compile(r"\d+")
-
-
-def natural_key(name: str) -> str:
-    """A sort key that puts `layers.2` before `layers.10`: digit runs padded to equal width."""
-    return _DIGITS.sub(lambda m: m.group().zfill(12), name.lower())
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -168,9 +162,8 @@ class _Item:
 
     def entry_paths(self) -> list[str]:
         """A group row's entries: the paths of the modules and tensors it stands for."""
-        node = self.node
-        assert node is not None
-        return [c.path for c in node.children.values()] + [t.name for t in node.tensors]
+        assert self.node is not None
+        return [e.path if isinstance(e, ModuleNode) else e.name for e in level_entries(self.node)]
 
     def child_count(self) -> int:
         if self.node is None:
@@ -189,11 +182,10 @@ class _Item:
             if node is not None:
                 entries = len(node.children) + len(node.tensors)
                 if entries > GROUP_ROWS and not self.group:
-                    groups = node.groups or grouped(node, group_size(entries, GROUP_ROWS))
-                    for group in groups:
+                    for group in _file_order_groups(node):
                         made.append(_Item(self, len(made), node=group, group=True, order=len(made)))
                 else:
-                    made = [self.entry_item(e, i) for i, e in enumerate(_entries(node))]
+                    made = [self.entry_item(e, i) for i, e in enumerate(level_entries(node))]
             self._children = made
         return self._children
 
@@ -203,9 +195,11 @@ class _Item:
         return _Item(self, order, tensor=entry, order=order)
 
 
-def _entries(node: ModuleNode) -> list[ModuleNode | TensorInfo]:
-    """A module's children then its tensors; a group's entries in the order they were grouped."""
-    return node.entry_order or [*node.children.values(), *node.tensors]
+def _file_order_groups(node: ModuleNode) -> list[ModuleNode]:
+    """A wide level's groups in the file's order: made while opening, or here when GROUP_ROWS is
+    narrower than the engine's WIDE."""
+    entries = level_entries(node)
+    return node.groups or grouped(node.path, entries, group_size(len(entries), GROUP_ROWS))
 
 
 def _alike(node: ModuleNode) -> bool:
@@ -336,21 +330,21 @@ class LayerTreeModel(QAbstractItemModel):
         for group in item._children or []:
             for kid in group._children or []:
                 made[id(kid.node if kid.node is not None else kid.tensor)] = kid
-        entries = _entries(node)
         if self._sort_column < 0:
-            groups = node.groups or grouped(node, group_size(len(entries), GROUP_ROWS))
-            chunks = [group.entry_order for group in groups]
+            groups = _file_order_groups(node)
         else:
+            entries = level_entries(node)
             rows = [made.get(id(e)) or item.entry_item(e, i) for i, e in enumerate(entries)]
             rows.sort(key=self._sort_key, reverse=self._descending())
             ordered = [r.node if r.node is not None else r.tensor for r in rows]
-            size = group_size(len(ordered), GROUP_ROWS)
-            chunks = [ordered[at : at + size] for at in range(0, len(ordered), size)]
-            groups = [group_of(node.path, chunk) for chunk in chunks]  # type: ignore[arg-type]
+            groups = grouped(node.path, ordered, group_size(len(ordered), GROUP_ROWS))  # type: ignore[arg-type]
         item._children = []
-        for row, (group, chunk) in enumerate(zip(groups, chunks, strict=True)):
+        for row, group in enumerate(groups):
             group_item = _Item(item, row, node=group, group=True, order=row)
-            kids = [made.get(id(e)) or group_item.entry_item(e, i) for i, e in enumerate(chunk)]
+            kids = [
+                made.get(id(e)) or group_item.entry_item(e, i)
+                for i, e in enumerate(group.entry_order)
+            ]
             for i, kid in enumerate(kids):
                 kid.parent, kid.row = group_item, i
             group_item._children = kids
@@ -623,7 +617,7 @@ class LayerTreeModel(QAbstractItemModel):
 
     def _sort_value(self, item: _Item, column: int):
         if column == NAME:
-            return natural_key(self._display(item, NAME) or "")
+            return natural_key((self._display(item, NAME) or "").lower())
         if column == ZEROS:
             numbers = self._health_of(item)
             return numbers[0] / numbers[1] if numbers and numbers[1] else -1.0

@@ -192,10 +192,7 @@ def test_100k_tensors_stay_lazy(qtbot, tmp_path: Path) -> None:
     save_file(arrays, str(path))
     ckpt = open_checkpoint(path)
     assert ckpt.totals.tensors == 100_000
-    tree = LayerTree(ckpt)
-    qtbot.addWidget(tree)
-    tree.resize(1000, 700)
-    tree.show()
+    tree = _shown_tree(qtbot, ckpt)
     qtbot.waitExposed(tree)
     made = _items_made(tree.model)
     assert made < 500, made  # model ▸ blocks ×100 expanded, nothing below
@@ -207,6 +204,15 @@ def test_100k_tensors_stay_lazy(qtbot, tmp_path: Path) -> None:
     tree.set_find_text("")
     assert tree.expand_all() is False  # too many rows to open at once: the levels that fit
     assert _items_made(tree.model) < 4 * EXPAND_ALL_ROWS
+
+
+def _shown_tree(qtbot, ckpt) -> LayerTree:  # noqa: ANN001
+    """A layer tree for `ckpt`, shown at the size of a window's tree."""
+    tree = LayerTree(ckpt)
+    qtbot.addWidget(tree)
+    tree.resize(1000, 700)
+    tree.show()
+    return tree
 
 
 def _items_made(model: LayerTreeModel) -> int:
@@ -276,10 +282,7 @@ def _shown_rows(tree: LayerTree, parent: QModelIndex | None = None) -> int:
 
 def test_expand_all_on_100k_siblings_opens_a_bounded_number_of_rows(qtbot, tmp_path: Path) -> None:
     ckpt = _wide_model(tmp_path, "stack")
-    tree = LayerTree(ckpt)
-    qtbot.addWidget(tree)
-    tree.resize(1000, 700)
-    tree.show()
+    tree = _shown_tree(qtbot, ckpt)
     assert tree.expand_all() is False
     assert _shown_rows(tree) <= EXPAND_ALL_ROWS + 100_000  # `layers` itself holds 100k rows
     assert not tree.view.isExpanded(tree.proxy.index(0, 0, tree.proxy.index(0, 0)))
@@ -287,10 +290,7 @@ def test_expand_all_on_100k_siblings_opens_a_bounded_number_of_rows(qtbot, tmp_p
 
 def test_100k_siblings_are_shown_in_groups_that_add_up(qtbot, tmp_path: Path) -> None:
     ckpt = _wide_model(tmp_path, "flat")
-    tree = LayerTree(ckpt)
-    qtbot.addWidget(tree)
-    tree.resize(1000, 700)
-    tree.show()
+    tree = _shown_tree(qtbot, ckpt)
     assert tree.proxy.rowCount() == 100
     first = tree.proxy.index(0, NAME)
     assert first.data() == "t0 … t999"
@@ -341,10 +341,7 @@ def test_find_matching_everything_in_100k_siblings_reveals_a_bounded_number_of_r
     from gui.layer_tree import FIND_REVEAL_ROWS
 
     ckpt = _wide_model(tmp_path, "flat")
-    tree = LayerTree(ckpt)
-    qtbot.addWidget(tree)
-    tree.resize(1000, 700)
-    tree.show()
+    tree = _shown_tree(qtbot, ckpt)
     tree.set_find_text("t")
     assert tree.matches.text() == "100,000 matches"
     assert _shown_rows(tree) <= FIND_REVEAL_ROWS + 100
@@ -368,10 +365,7 @@ def test_sorting_100k_siblings_is_done_by_key_not_row_by_row(
     """Clicking the Parameters header on 100,000 rows froze the window for 20 s: the proxy
     compared rows pairwise, two calls into Python each time."""
     ckpt = _wide_model(tmp_path, "flat")
-    tree = LayerTree(ckpt)
-    qtbot.addWidget(tree)
-    tree.resize(1000, 700)
-    tree.show()
+    tree = _shown_tree(qtbot, ckpt)
     calls = _count_data_calls(monkeypatch)
     tree.view.sortByColumn(PARAMS, Qt.SortOrder.DescendingOrder)
     tree.view.viewport().repaint()
