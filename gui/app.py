@@ -166,16 +166,21 @@ def launch(args: argparse.Namespace, qt_args: list[str]) -> Launch | None:
 
     from gui.main_window import MainWindow
     from gui.settings import Settings
-    from gui.single_instance import InstanceServer, hand_over
+    from gui.single_instance import InstanceServer, UnsafeSocket, hand_over
 
     smoke = bool(args.screenshot or args.self_test)
     server = None
     if not (smoke or args.new_window):
-        if hand_over(args.paths):
-            return None
-        server = InstanceServer()
-        if not server.listen():
-            server = None  # another window races us; run on our own
+        try:
+            if hand_over(args.paths):
+                return None
+            server = InstanceServer()
+            if not server.listen():
+                server = None  # another window races us; run on our own
+        except UnsafeSocket as error:
+            # never hand paths to a socket someone else could listen on: run on our own
+            print(f"ParamScope: single-instance socket not used: {error}", file=sys.stderr)
+            server = None
 
     window = MainWindow(Settings(fresh=args.fresh or smoke, persist=not smoke))
     opener = file_open_filter(window.open_path)
