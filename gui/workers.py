@@ -17,6 +17,9 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from core.errors import Cancelled, CheckpointError
 
 PROGRESS_INTERVAL = 0.04  # seconds between progress reports passed to the UI thread
+# Progress crosses to the UI thread as (done, PROGRESS_SCALE): byte counts of a 70B model do not
+# fit the 32-bit ints a Qt signal carries, and a bar needs no more than a thousand steps.
+PROGRESS_SCALE = 1000
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
@@ -35,7 +38,7 @@ def pool() -> QThreadPool:
 
 
 class JobSignals(QObject):
-    progress = Signal(int, int)  # done, total
+    progress = Signal(int, int)  # done of PROGRESS_SCALE, never going backwards
     finished = Signal(object)  # the result
     failed = Signal(str)  # a message for a person
     cancelled = Signal()
@@ -51,6 +54,7 @@ class Job(QRunnable):
         self.signals = JobSignals()
         self._cancel = threading.Event()
         self._reported = 0.0  # when progress was last passed on (monotonic seconds)
+        self._shown = -1  # the last step passed on, so the bar never goes backwards
         self._done = threading.Event()
 
     def cancel(self) -> None:
@@ -100,8 +104,12 @@ class Job(QRunnable):
         now = time.monotonic()
         if done < total and now - self._reported < PROGRESS_INTERVAL:
             return
+        step = PROGRESS_SCALE if total <= 0 else min(PROGRESS_SCALE, PROGRESS_SCALE * done // total)
+        if step <= self._shown:
+            return
         self._reported = now
-        self._emit(self.signals.progress, done, total)
+        self._shown = step
+        self._emit(self.signals.progress, step, PROGRESS_SCALE)
 
     def _emit(self, signal: Any, *args: Any) -> None:
         try:
