@@ -65,6 +65,17 @@ def run_self_test(window) -> int:
     keys = sum(len(v) for v in sources.values())
     report.append(f"hparams    {len(sources)} sources, {keys} top-level keys")
 
+    from gui.about import versions
+
+    missing = [name for name, version in versions() if version == "not installed"]
+    if missing:
+        return fail(f"About cannot name the version of {', '.join(missing)}")
+    from gui.licences import bundled_file
+
+    if bundled_file("LICENSE") is None:
+        return fail("the LICENSE file is missing")
+    report.append(f"about      {len(versions())} versions named, licences present")
+
     try:
         formats = _other_formats()
     except Exception as error:  # noqa: BLE001 — any failure here is the report's point
