@@ -162,6 +162,9 @@ def _serve(conn: Connection) -> None:
     """The worker's loop: answer requests until the pipe closes or nothing comes for a while."""
     # Ctrl-C in a terminal reaches the whole process group; only the parent should answer it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from core.parentwatch import watch_parent
+
+    watch_parent()  # a worker stuck in a C library still ends with the app
     while conn.poll(IDLE_EXIT):
         try:
             fn, args = conn.recv()

@@ -669,7 +669,11 @@ def _get_pool(workers: int) -> futures.ProcessPoolExecutor:
             # it costs milliseconds. In the window use forkserver/spawn, because a forked child
             # can inherit a lock that another thread held. One rule for every worker process.
             context = isolated.context()
-            _pool = futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            from core.parentwatch import watch_parent
+
+            _pool = futures.ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=watch_parent
+            )
             _pool_workers = workers
         return _pool
 

@@ -193,11 +193,33 @@ def launch(args: argparse.Namespace, qt_args: list[str]) -> Launch | None:
     return Launch(app, window, opener, server)
 
 
+def quit_on_signals(app: Any) -> Any:
+    """SIGTERM and SIGINT end the event loop as Quit does, so the worker pools shut down at exit
+    (a terminated window left its worker processes running). Python runs a signal handler only
+    when the interpreter gets control, so a timer wakes it from Qt's loop now and then; the
+    timer is returned so the caller keeps it alive."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    def handler(_signum: int, _frame: Any) -> None:
+        # queued: a signal that lands before exec() starts must still end the loop it starts
+        QTimer.singleShot(0, app.quit)
+
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, handler)
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
+    return timer
+
+
 def main(argv: list[str]) -> int:
     args, qt_args = parse(argv)
     started = launch(args, qt_args)
     if started is None:
         return 0  # the running window opened the files
+    _wake = quit_on_signals(started.app)
     try:
         if args.self_test:
             from gui.selftest import run_self_test
