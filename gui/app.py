@@ -216,6 +216,12 @@ def quit_on_signals(app: Any) -> Any:
 
 def main(argv: list[str]) -> int:
     args, qt_args = parse(argv)
+    from gui.platform_check import uses_xcb, xcb_problem
+
+    problem = xcb_problem() if uses_xcb() and not args.self_test else None
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1  # Qt would abort with a message that points at the wrong remedy
     started = launch(args, qt_args)
     if started is None:
         return 0  # the running window opened the files
