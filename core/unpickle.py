@@ -262,6 +262,22 @@ def _storage_from_bytes(data: Any) -> StorageRef:
     return StorageRef("inline", storage.dtype, storage.location, storage.numel)
 
 
+def _jit_list(data: Any) -> Any:
+    """`torch.jit._pickle.build_intlist` and its kin: TorchScript's typed lists, as they are."""
+    if not isinstance(data, list):
+        raise pickle.UnpicklingError("a TorchScript list is not a list")
+    return data
+
+
+def _jit_type_tag(value: Any, type_str: Any = None) -> Any:
+    # `torch.jit._pickle.restore_type_tag(value, "Dict[str, Tensor]")`: the tag only types it
+    return value
+
+
+def _jit_tensor_from_id(data: Any) -> Any:
+    return data if type(data) is int else None
+
+
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     # copyreg._reconstructor(cls, object, None): protocol 0/1's way to build an instance
     if isinstance(cls, type) and issubclass(cls, Opaque):
@@ -288,6 +304,13 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
     ("torch", "Size"): _torch_size,
     ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
+    # TorchScript archives (torch.jit.save) wrap their lists in these identity functions
+    ("torch.jit._pickle", "build_intlist"): _jit_list,
+    ("torch.jit._pickle", "build_tensorlist"): _jit_list,
+    ("torch.jit._pickle", "build_doublelist"): _jit_list,
+    ("torch.jit._pickle", "build_boollist"): _jit_list,
+    ("torch.jit._pickle", "build_tensor_from_id"): _jit_tensor_from_id,
+    ("torch.jit._pickle", "restore_type_tag"): _jit_type_tag,
     ("collections", "OrderedDict"): OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
