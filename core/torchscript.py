@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.errors import CheckpointError
+from core.model import Checkpoint
 from core.unpickle import Opaque, TensorRef
 
 Declared = Literal["parameter", "buffer", "attribute"]
@@ -242,3 +243,11 @@ def _prefix(names: list[str]) -> str | None:
 
     data_pkl = _find_data_pkl(names)
     return None if data_pkl is None else data_pkl[: -len("data.pkl")]
+
+
+def checkpoint_code(checkpoint: Checkpoint) -> tuple[Path, list[CodeFile]] | None:
+    """The archive and its code files when `checkpoint` is one TorchScript archive, else None."""
+    if checkpoint.format != "torchscript" or len(checkpoint.files) != 1:
+        return None
+    files = code_files(checkpoint.files[0])
+    return (checkpoint.files[0], files) if files else None
