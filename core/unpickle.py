@@ -225,6 +225,11 @@ def _int_tuple(value: Any, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _rebuild_qtensor(storage: Any, storage_offset: Any, size: Any, stride: Any, *_: Any) -> Any:
+    # a quantised tensor: its stored integers; the quantiser (scale, zero point) stays unread
+    return _tensor_ref(storage, storage_offset, size, stride)
+
+
 def _rebuild_parameter(data: Any, *_: Any) -> Any:
     if isinstance(data, TensorRef):
         data.is_parameter = True
@@ -289,6 +294,7 @@ def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
 
 _SAFE_BUILDERS = {
     _rebuild_tensor_v2,
+    _rebuild_qtensor,
     _rebuild_tensor,
     _rebuild_parameter,
     _rebuild_meta,
@@ -298,6 +304,7 @@ _SAFE_BUILDERS = {
 ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_qtensor"): _rebuild_qtensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("torch._utils", "_rebuild_meta_tensor_no_storage"): _rebuild_meta,

@@ -18,6 +18,7 @@ from core.torchscript import code_files, read_code
 from tests.torchscript_fixtures import (
     frozen_constants,
     save_frozen,
+    save_quantized,
     save_scripted,
     save_traced,
 )
@@ -146,3 +147,18 @@ def test_code_that_is_no_python_still_opens(tmp_path: Path):
     buffers = {t.name for t in checkpoint.tensors if t.is_buffer}
     assert "blocks.0.anchors" in buffers and "blocks.0.bn.running_var" in buffers
     assert np.isfinite(checkpoint.totals.params)
+
+
+def test_quantised_weights_are_their_stored_integers_without_an_alarm(tmp_path: Path):
+    path = tmp_path / "quantised.pt"
+    weights = save_quantized(path)
+    checkpoint = open_checkpoint(path)
+    assert not [w for w in checkpoint.warnings if "run code" in w or "blocked" in w]
+    stats.clear_cache()
+    for expected in weights:
+        shown = [t for t in checkpoint.tensors if t.shape == tuple(expected.shape)]
+        assert len(shown) == 1 and shown[0].dtype == "int8"
+        values = expected.double().numpy().ravel()
+        result = stats.tensor_stats(shown[0])
+        assert (result.min, result.max) == (values.min(), values.max())
+        assert result.mean == pytest.approx(values.mean(), rel=1e-12)

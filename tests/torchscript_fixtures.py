@@ -75,3 +75,17 @@ def frozen_constants(frozen: torch.jit.ScriptModule) -> list[torch.Tensor]:
         if node.kind() == "prim::Constant" and node.output().type().kind() == "TensorType":
             out.append(node.output().toIValue())
     return out
+
+
+def save_quantized(path: Path) -> list[torch.Tensor]:
+    """A dynamically quantised model, scripted as mobile apps ship them; returns the stored int8
+    weights (`int_repr`) of its two Linear layers."""
+    import warnings
+
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2)).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantised = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+    torch.jit.script(quantised).save(str(path))
+    return [quantised[i]._packed_params._weight_bias()[0].int_repr() for i in (0, 2)]
