@@ -162,3 +162,25 @@ def test_quantised_weights_are_their_stored_integers_without_an_alarm(tmp_path: 
         result = stats.tensor_stats(shown[0])
         assert (result.min, result.max) == (values.min(), values.max())
         assert result.mean == pytest.approx(values.mean(), rel=1e-12)
+
+
+class _WithTable(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = torch.nn.Linear(3, 3)
+        self.table = torch.arange(6.0)  # a plain tensor attribute: not in the state dict
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x) + self.table[:3]
+
+
+def test_a_tensor_attribute_is_other_state_not_a_parameter(tmp_path: Path):
+    path = tmp_path / "table.pt"
+    module = _WithTable()
+    torch.jit.script(module).save(str(path))
+    checkpoint = open_checkpoint(path)
+    table = checkpoint.tensor("table")
+    assert table is not None and table.shape == (6,)
+    assert not table.is_parameter and not table.is_buffer and table.section == "training"
+    assert checkpoint.totals.params == sum(p.numel() for p in module.parameters())
+    assert checkpoint.totals.training_state == 6
