@@ -140,6 +140,10 @@ TORCH_STORAGE_DTYPES: dict[str, str] = {
     "BoolStorage": "bool",
     "Float8_e4m3fnStorage": "float8_e4m3fn",
     "Float8_e5m2Storage": "float8_e5m2",
+    # quantised tensors' storages hold their stored integers (scale and zero point lie elsewhere)
+    "QInt8Storage": "int8",
+    "QUInt8Storage": "uint8",
+    "QInt32Storage": "int32",
 }
 
 TORCH_DTYPE_ATTRS: dict[str, str] = {

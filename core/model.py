@@ -14,7 +14,8 @@ Kind = Literal["weight", "bias", "other"]
 Role = Literal["embedding", "norm", "linear", "conv", "buffer", "other"]
 # "model": counted as the model's parameters/buffers; "optimizer": optimizer state (exp_avg, …);
 # "copy": another copy of the model's tensors (EMA weights); "training": other training state
-# (a callback's best score, a loose metric tensor beside the state dicts).
+# (a callback's best score, a loose metric tensor beside the state dicts, a TorchScript module's
+# tensor attribute that is neither a parameter nor a buffer).
 Section = Literal["model", "optimizer", "copy", "training"]
 
 KINDS: tuple[Kind, ...] = ("weight", "bias", "other")
@@ -53,6 +54,9 @@ class TensorInfo:
     section: Section = "model"
     tied_to: str | None = None  # same storage and view as this earlier tensor: counted once
     device: str = ""
+    # what the file itself declares the tensor to be (TorchScript's `__parameters__` /
+    # `__buffers__`): "parameter" or "buffer" overrides what the name suggests; "" = undeclared
+    declared: str = ""
 
     @property
     def is_parameter(self) -> bool:

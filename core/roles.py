@@ -146,6 +146,8 @@ def classify(tensors: Iterable[TensorInfo]) -> None:
     for t, (module, _, leaf) in zip(tensors, split, strict=True):
         t.kind = _kind_of_leaf(leaf)
         t.role = role_of(t, leaves_by_module[module])
+        if t.declared:
+            t.role = _as_declared(t, t.role)
         if t.kind == "weight":
             weight_role.setdefault(module, t.role)
     for t, (module, _, leaf) in zip(tensors, split, strict=True):
@@ -158,3 +160,16 @@ def classify(tensors: Iterable[TensorInfo]) -> None:
                 t.role = partner
             elif len(t.shape) == 1 and _is_norm_module(module.rpartition(".")[2]):
                 t.role = "norm"
+
+
+def _as_declared(t: TensorInfo, role: Role) -> Role:
+    """The file says what the tensor is (TorchScript's `__buffers__`): a name that sounds like a
+    buffer (`mask_token`) can be a parameter, and one that sounds like a weight a buffer."""
+    if t.declared == "buffer":
+        return "buffer"
+    if t.declared != "parameter" or role != "buffer":
+        return role
+    ndim = len(t.shape)
+    if t.kind == "weight":
+        return "conv" if ndim >= 3 else "linear" if ndim == 2 else "norm"
+    return "other"

@@ -225,6 +225,11 @@ def _int_tuple(value: Any, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def _rebuild_qtensor(storage: Any, storage_offset: Any, size: Any, stride: Any, *_: Any) -> Any:
+    # a quantised tensor: its stored integers; the quantiser (scale, zero point) stays unread
+    return _tensor_ref(storage, storage_offset, size, stride)
+
+
 def _rebuild_parameter(data: Any, *_: Any) -> Any:
     if isinstance(data, TensorRef):
         data.is_parameter = True
@@ -262,6 +267,22 @@ def _storage_from_bytes(data: Any) -> StorageRef:
     return StorageRef("inline", storage.dtype, storage.location, storage.numel)
 
 
+def _jit_list(data: Any) -> Any:
+    """`torch.jit._pickle.build_intlist` and its kin: TorchScript's typed lists, as they are."""
+    if not isinstance(data, list):
+        raise pickle.UnpicklingError("a TorchScript list is not a list")
+    return data
+
+
+def _jit_type_tag(value: Any, type_str: Any = None) -> Any:
+    # `torch.jit._pickle.restore_type_tag(value, "Dict[str, Tensor]")`: the tag only types it
+    return value
+
+
+def _jit_tensor_from_id(data: Any) -> Any:
+    return data if type(data) is int else None
+
+
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     # copyreg._reconstructor(cls, object, None): protocol 0/1's way to build an instance
     if isinstance(cls, type) and issubclass(cls, Opaque):
@@ -273,6 +294,7 @@ def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
 
 _SAFE_BUILDERS = {
     _rebuild_tensor_v2,
+    _rebuild_qtensor,
     _rebuild_tensor,
     _rebuild_parameter,
     _rebuild_meta,
@@ -282,12 +304,20 @@ _SAFE_BUILDERS = {
 ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
     ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_qtensor"): _rebuild_qtensor,
     ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
     ("torch._utils", "_rebuild_meta_tensor_no_storage"): _rebuild_meta,
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
     ("torch", "Size"): _torch_size,
     ("torch.storage", "_load_from_bytes"): _storage_from_bytes,
+    # TorchScript archives (torch.jit.save) wrap their lists in these identity functions
+    ("torch.jit._pickle", "build_intlist"): _jit_list,
+    ("torch.jit._pickle", "build_tensorlist"): _jit_list,
+    ("torch.jit._pickle", "build_doublelist"): _jit_list,
+    ("torch.jit._pickle", "build_boollist"): _jit_list,
+    ("torch.jit._pickle", "build_tensor_from_id"): _jit_tensor_from_id,
+    ("torch.jit._pickle", "restore_type_tag"): _jit_type_tag,
     ("collections", "OrderedDict"): OrderedDict,
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,

@@ -53,6 +53,7 @@ from core.errors import Cancelled, CheckpointError
 from core.model import Checkpoint
 from gui import demo_path, heap
 from gui.about import show_about
+from gui.code_view import with_code_tab
 from gui.colors import ALERT
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
@@ -118,7 +119,7 @@ class CheckpointTab(QWidget):
         self.health.checked.connect(self.tree.set_health)
         self._layout.addWidget(self.summary)
         self._layout.addWidget(self.health)
-        self._layout.addWidget(self.tree, 1)
+        self._layout.addWidget(with_code_tab(self.tree, checkpoint), 1)
         self.health.start_if_small()
 
     def _selected(self, paths: list[str]) -> None:

@@ -14,14 +14,16 @@ import pickle
 import re
 import struct
 import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.dtypes import DTYPES
+from core.dtypes import DTYPES, is_float
 from core.errors import Cancelled, CheckpointError
 from core.model import DataSource, Section, TensorInfo
 from core.readers.base import ReadResult
 from core.readers.zipmember import first_member_name, member_data_offset
+from core.torchscript import ClassDeclaration, declarations, declared_tensors, is_torchscript
 from core.units import exact
 from core.unpickle import (
     LEGACY_MAGIC,
@@ -194,17 +196,23 @@ def _read_shards(folder: Path, files: list[Path]) -> ReadResult:
 
 
 def read_file(path: Path) -> ReadResult:
-    obj, storages, locate, log, facts = _unpickle_file(path)
+    obj, storages, locate, log, facts, script = _unpickle_file(path)
     result = ReadResult(format="pytorch", files=[path], tensors=[], facts=facts)
     result.warnings.extend(_summarise_log(log))
-    _collect_tensors(path, obj, storages, locate, result)
-    _collect_hyperparams(obj, result)
+    if script is None:
+        _collect_tensors(path, obj, storages, locate, result)
+        _collect_hyperparams(obj, result)
+    else:
+        result.format = "torchscript"
+        constants = [(f"CONSTANTS.c{i}", ref) for i, ref in enumerate(script.constants)]
+        _collect_tensors(path, obj, storages, locate, result, constants)
+        _apply_declarations(obj, script, result)
     return result
 
 
 def read_pickled_object(path: Path) -> tuple[Any, list[str]]:
     """The raw unpickled top-level object (with TensorRefs and Opaque stand-ins) and the log."""
-    obj, _, _, log, _ = _unpickle_file(path)
+    obj, _, _, log, _, _ = _unpickle_file(path)
     return obj, _summarise_log(log)
 
 
@@ -334,7 +342,106 @@ def _unpickle_zip(path: Path, size: int):
         def locate(storage: StorageRef) -> tuple[int, int] | str:
             return places[storage.key]
 
-        return obj, unpickler.storages, locate, unpickler.log, facts
+        script = None
+        if is_torchscript(names, prefix):
+            script = _read_script(path, zf, prefix, size, fd, places, byteorder == "big")
+            unpickler.log.extend(script.log)
+
+        return obj, unpickler.storages, locate, unpickler.log, facts, script
+
+
+# --- TorchScript ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Script:
+    """What a TorchScript archive adds to a torch zip: its classes' declarations (from code/)
+    and the tensors of constants.pkl (a frozen module's folded weights)."""
+
+    classes: dict[str, ClassDeclaration]
+    constants: list[TensorRef] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+
+
+def _read_script(
+    path: Path,
+    zf: zipfile.ZipFile,
+    prefix: str,
+    size: int,
+    fd: int,
+    places: dict[str, tuple[int, int] | str],
+    big_endian: bool,
+) -> _Script:
+    script = _Script(declarations(zf, prefix))
+    try:
+        info = zf.getinfo(prefix + "constants.pkl")
+    except KeyError:
+        return script
+    if info.file_size > PICKLE_LIMIT:
+        raise CheckpointError(
+            path, f"constants.pkl is {exact(info.file_size)} bytes", "not a checkpoint"
+        )
+    _check_packed_pickle(path, zf, info)
+    try:
+        pickled = zf.read(info)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError, EOFError):
+        raise CheckpointError(path, "cannot read constants.pkl", "corrupt archive") from None
+    table, unpickler = _run_unpickler(path, pickled, "constants.pkl")
+    script.log = unpickler.log
+    script.constants = (
+        [c for c in table if isinstance(c, TensorRef)] if isinstance(table, tuple | list) else []
+    )
+    for storage in unpickler.storages.values():
+        # constants' storages are numbered from 0 like data.pkl's: keep their keys apart
+        name = f"{prefix}constants/{storage.key}"
+        storage.key = f"constants/{storage.key}"
+        try:
+            member = zf.getinfo(name)
+        except KeyError:
+            raise CheckpointError(
+                path, f"storage {storage.key} is missing from the archive", "corrupt file"
+            ) from None
+        if member.compress_type != zipfile.ZIP_STORED:
+            places[storage.key] = "its storage is compressed in the archive"
+        elif big_endian:
+            places[storage.key] = "the archive stores big-endian data"
+        else:
+            places[storage.key] = (member_data_offset(path, fd, member, size), member.file_size)
+    return script
+
+
+def _apply_declarations(obj: Any, script: _Script, result: ReadResult) -> None:
+    """Parameters and buffers as the archive's classes declare them; a tensor attribute that is
+    neither is other state, and an empty one (an RNN state not yet set) no row at all."""
+    declared = declared_tensors(obj, script.classes)
+    frozen = bool(script.constants) and not any(
+        d in ("parameter", "buffer") for d in declared.values()
+    )
+    kept: list[TensorInfo] = []
+    empty: list[str] = []
+    for t in result.tensors:
+        what = declared.get(t.name, "")
+        if t.name.startswith("CONSTANTS."):
+            # a frozen module's weights live here; otherwise they are constants of its code
+            what = ("parameter" if is_float(t.dtype) else "buffer") if frozen else "attribute"
+        if what == "attribute":
+            if t.numel == 0:
+                empty.append(t.name)
+                continue
+            t.section = "training"
+        elif what:
+            t.declared = what
+        kept.append(t)
+    result.tensors[:] = kept
+    if empty:
+        shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+        result.facts["empty tensor attributes"] = shown
+    if frozen:
+        result.facts["frozen"] = (
+            f"parameters and buffers folded into {len(script.constants)} constants (CONSTANTS.c0 …)"
+        )
+    if not result.tensors and "the file holds no tensors" not in result.warnings:
+        result.warnings.append("the file holds no tensors")
 
 
 def _check_packed_pickle(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
@@ -393,7 +500,7 @@ def _parse_legacy(path: Path, data: bytes, size: int):
     first, plain = _run_unpickler(path, data, "the pickle", 0, complete)
     if first != LEGACY_MAGIC:
         # a plain pickle (not torch.save's format): only the object, no storages after it
-        return first, plain.storages, _no_data, plain.log, {"container": "pickle"}
+        return first, plain.storages, _no_data, plain.log, {"container": "pickle"}, None
     protocol, header = _run_unpickler(path, data, "the protocol header", plain.tell(), complete)
     _, info = _run_unpickler(path, data, "the system info header", header.tell(), complete)
     obj, unpickler = _run_unpickler(path, data, "the pickle", info.tell(), complete)
@@ -434,7 +541,7 @@ def _parse_legacy(path: Path, data: bytes, size: int):
         return places.get(storage.key, "its data lies beyond the end of the file (truncated)")
 
     facts = {"container": "legacy", "protocol": str(protocol)}
-    return obj, storages, locate, unpickler.log, facts
+    return obj, storages, locate, unpickler.log, facts, None
 
 
 def _open_or_fail(path: Path) -> io.BufferedReader:
@@ -511,9 +618,11 @@ def _collect_tensors(
     storages: dict[str, StorageRef],
     locate: Any,
     result: ReadResult,
+    extra: list[tuple[str, TensorRef]] | None = None,
 ) -> None:
     found: list[tuple[str, TensorRef]] = []
     _walk(obj, "", found, set(), 0)
+    found.extend(extra or ())
     if not isinstance(obj, dict | Opaque) and found and found[0][0] == "":
         found = [("tensor", ref) for _, ref in found]  # torch.save(a_tensor)
     has_model = any(
