@@ -53,6 +53,9 @@ class TensorInfo:
     section: Section = "model"
     tied_to: str | None = None  # same storage and view as this earlier tensor: counted once
     device: str = ""
+    # (kind, role) the file's own structure states (ONNX: the operator that consumes the tensor);
+    # core.roles.classify takes it over what the name suggests
+    role_hint: tuple[Kind, Role] | None = None
 
     @property
     def is_parameter(self) -> bool:

@@ -146,6 +146,8 @@ def classify(tensors: Iterable[TensorInfo]) -> None:
     for t, (module, _, leaf) in zip(tensors, split, strict=True):
         t.kind = _kind_of_leaf(leaf)
         t.role = role_of(t, leaves_by_module[module])
+        if t.role_hint is not None:  # the reader knows better than the name (ONNX graphs)
+            t.kind, t.role = t.role_hint
         if t.kind == "weight":
             weight_role.setdefault(module, t.role)
     for t, (module, _, leaf) in zip(tensors, split, strict=True):
