@@ -130,11 +130,10 @@ def check_against_onnx(path: Path) -> None:
         assert result.std == pytest.approx(values.std(), rel=1e-9, abs=1e-15), held.name
 
 
-def save(model, path: Path, *, check: bool = True) -> Path:
+def save(model, path: Path, *, full_check: bool = True) -> Path:
     import onnx
 
-    if check:
-        onnx.checker.check_model(model, full_check=True)
+    onnx.checker.check_model(model, full_check=full_check)
     onnx.save_model(model, str(path))
     return path
 
@@ -333,6 +332,59 @@ def test_tf2onnx_names_get_roles_from_their_operators(tmp_path):
     assert ckpt.totals.categories.get("other", 0) == 0
 
 
+def write_jax2tf_style(path: Path) -> dict[str, np.ndarray]:
+    """What jax2tf + tf2onnx write for a Flax embedding + Dense: the parameters are the
+    function's captured arguments (`jax2tf_arg_N/ReadVariableOp:0`), the position table is sliced
+    and added to the looked-up tokens, constants folded by tf2onnx are `const_fold_opt__N`."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(9)
+    w = {
+        "jax2tf_arg_0/ReadVariableOp:0": rng.standard_normal((50, 8)),  # token table
+        "jax2tf_arg_1/ReadVariableOp:0": rng.standard_normal((16, 8)),  # position table
+        "jax2tf_arg_2/ReadVariableOp:0": rng.standard_normal((8, 6)),  # Dense kernel
+        "jax2tf_arg_3/ReadVariableOp:0": rng.standard_normal(6),  # Dense bias
+    }
+    w = {k: v.astype(np.float32) for k, v in w.items()}
+    w["const_fold_opt__7"] = np.array([0], np.int64)
+    w["const_fold_opt__8"] = np.array([5], np.int64)
+    nodes = [
+        helper.make_node("Gather", ["jax2tf_arg_0/ReadVariableOp:0", "tokens"], ["tok"]),
+        helper.make_node(
+            "Slice",
+            ["jax2tf_arg_1/ReadVariableOp:0", "const_fold_opt__7", "const_fold_opt__8"],
+            ["pos"],
+        ),
+        helper.make_node("Add", ["tok", "pos"], ["emb"]),
+        helper.make_node("MatMul", ["emb", "jax2tf_arg_2/ReadVariableOp:0"], ["mm"]),
+        helper.make_node("Add", ["mm", "jax2tf_arg_3/ReadVariableOp:0"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tf2onnx",
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, 5])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 5, 6])],
+        initializer=[numpy_helper.from_array(v, k) for k, v in w.items()],
+    )
+    model = helper.make_model(
+        graph, producer_name="tf2onnx", opset_imports=[helper.make_opsetid("", 15)]
+    )
+    save(model, path)
+    return w
+
+
+def test_jax2tf_tables_and_dense_get_roles_from_their_operators(tmp_path):
+    path = tmp_path / "flax.onnx"
+    write_jax2tf_style(path)
+    check_against_onnx(path)
+    roles = {t.name: (t.kind, t.role) for t in open_checkpoint(path).tensors}
+    assert roles["jax2tf_arg_0/ReadVariableOp:0"] == ("weight", "embedding")
+    assert roles["jax2tf_arg_1/ReadVariableOp:0"] == ("weight", "embedding")
+    assert roles["jax2tf_arg_2/ReadVariableOp:0"] == ("weight", "linear")
+    assert roles["jax2tf_arg_3/ReadVariableOp:0"] == ("bias", "linear")
+    assert roles["const_fold_opt__7"][1] == "buffer"
+
+
 # ── subgraphs and functions ─────────────────────────────────────────────────────────────────
 
 
@@ -400,8 +452,7 @@ def write_control_flow(path: Path) -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    # the checker wants names unique across a graph and its subgraphs; exporters do not always
-    save(model, path, check=False)
+    save(model, path)
 
 
 def test_subgraph_constants_and_initializers_are_tensors(tmp_path):
@@ -440,20 +491,34 @@ def write_function_model(path: Path) -> np.ndarray:
         ],
         [helper.make_opsetid("", 17)],
     )
+    # torch.onnx's export_modules_as_functions passes a module's parameters in as inputs
+    norm = helper.make_function(
+        "custom",
+        "Norm",
+        ["x", "gamma"],
+        ["y"],
+        [helper.make_node("LayerNormalization", ["x", "gamma"], ["y"])],
+        [helper.make_opsetid("", 17)],
+    )
+    gamma = rng.uniform(0.5, 1.5, 4).astype(np.float32)
     graph = helper.make_graph(
         [
             helper.make_node("Proj", ["x"], ["a"], domain="custom"),
-            helper.make_node("Proj", ["a"], ["b"], domain="custom"),
+            helper.make_node("Proj", ["a"], ["n"], domain="custom"),
+            helper.make_node("Norm", ["n", "Variable__5"], ["b"], domain="custom"),
             helper.make_node("MatMul", ["b", "weight"], ["y"]),
         ],
         "calls",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
-        initializer=[numpy_helper.from_array(main_w, "weight")],
+        initializer=[
+            numpy_helper.from_array(main_w, "weight"),
+            numpy_helper.from_array(gamma, "Variable__5"),
+        ],
     )
     model = helper.make_model(
         graph,
-        functions=[function],
+        functions=[function, norm],
         opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("custom", 1)],
     )
     save(model, path)
@@ -465,9 +530,11 @@ def test_function_constants_are_tensors_named_after_their_function(tmp_path):
     write_function_model(path)
     check_against_onnx(path)
     ckpt = open_checkpoint(path)
-    assert [t.name for t in ckpt.tensors] == ["weight", "Proj.weight"]
-    assert all((t.kind, t.role) == ("weight", "linear") for t in ckpt.tensors)
-    assert ckpt.totals.params == 8 + 16
+    assert [t.name for t in ckpt.tensors] == ["weight", "Variable__5", "Proj.weight"]
+    roles = {t.name: (t.kind, t.role) for t in ckpt.tensors}
+    assert roles["weight"] == roles["Proj.weight"] == ("weight", "linear")
+    assert roles["Variable__5"] == ("weight", "norm")  # what the function does with it
+    assert ckpt.totals.params == 8 + 4 + 16
 
 
 # ── the other ways a Constant holds values ──────────────────────────────────────────────────
@@ -482,13 +549,13 @@ def write_attribute_constants(path: Path) -> None:
     sparse_indices = numpy_helper.from_array(np.int64([1, 6, 10]), "mask.weight_indices")
     sparse = helper.make_sparse_tensor(sparse_values, sparse_indices, [3, 4])
     init_values = numpy_helper.from_array(np.float32([1.5, -1.0]), "proj.weight")
-    init_indices = numpy_helper.from_array(np.int64([[0, 1], [2, 0]]), "proj.weight_indices")
-    sparse_init = helper.make_sparse_tensor(init_values, init_indices, [3, 2])
+    init_indices = numpy_helper.from_array(np.int64([[0, 1], [3, 0]]), "proj.weight_indices")
+    sparse_init = helper.make_sparse_tensor(init_values, init_indices, [4, 2])
     nodes = [
         helper.make_node("Constant", [], ["temperature"], value_float=0.75),
         helper.make_node("Constant", [], ["gain"], value_floats=[1.0, -2.5, 4.0]),
         helper.make_node("Constant", [], ["axis"], value_int=1),
-        helper.make_node("Constant", [], ["new_shape"], value_ints=[1, 12]),
+        helper.make_node("Constant", [], ["new_shape"], value_ints=[1, 2]),
         helper.make_node("Constant", [], ["mask.weight"], sparse_value=sparse),
         helper.make_node("Mul", ["x", "gain"], ["g"]),
         helper.make_node("Mul", ["g", "temperature"], ["t"]),
@@ -505,7 +572,7 @@ def write_attribute_constants(path: Path) -> None:
         sparse_initializer=[sparse_init],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    save(model, path, check=False)
+    save(model, path, full_check=False)  # onnx's shape inference does not follow sparse values
 
 
 def test_attribute_and_sparse_constants(tmp_path):

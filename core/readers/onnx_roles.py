@@ -197,12 +197,15 @@ class GraphRoles:
     def _role_at(self, node: OpNode, index: int, namespace: int, ndim: int) -> Hint | None:
         op = node.op
         if op == "Add" and len(node.inputs) == 2:
+            # added to a product: its bias; a table added to looked-up embeddings: positions
             maker = self._made_by(namespace, node.inputs[1 - index])
             if maker is None:
                 return None
             if maker.op in _LINEAR_OPS:
                 return B_LINEAR
-            return B_CONV if maker.op in _CONV_OPS else None
+            if maker.op in _CONV_OPS:
+                return B_CONV
+            return EMBEDDING if maker.op == "Gather" and ndim >= 2 else None
         if op == "Einsum":
             return W_LINEAR if ndim >= 2 else None
         found = _INPUTS.get(op, {}).get(index)
