@@ -123,8 +123,12 @@ def check_against_onnx(path: Path) -> None:
         if t.source is None:
             continue
         result = stats.tensor_stats(t, workers=1)
-        values = array.astype(np.float64)
+        values = array.astype(np.float64).ravel()
         assert result.numel == array.size
+        assert (result.nan, result.inf) == (np.isnan(values).sum(), np.isinf(values).sum())
+        values = values[np.isfinite(values)]  # ParamScope's moments are of the finite values
+        if not values.size:
+            continue
         assert result.min == values.min() and result.max == values.max(), held.name
         assert result.mean == pytest.approx(values.mean(), rel=1e-12, abs=1e-15), held.name
         assert result.std == pytest.approx(values.std(), rel=1e-9, abs=1e-15), held.name
@@ -652,6 +656,98 @@ def test_torch_export_constants_and_roles(tmp_path, fold):
     conv = [t for t in ckpt.tensors if len(t.shape) == 3 and t.shape[-1] == 3]
     assert [roles[t.name] for t in conv] == ["conv"]
     assert roles["emb.weight"] == "embedding"
+
+
+def _attention():
+    """GPT-2-style attention with a causal-mask buffer and rotary frequencies computed in forward:
+    torch.onnx folds `arange`, the mask slice and the scale into Constants and initializers."""
+    import math
+
+    import torch
+
+    class Attention(torch.nn.Module):
+        def __init__(self, d: int = 16, n: int = 8) -> None:
+            super().__init__()
+            self.c_attn = torch.nn.Linear(d, 3 * d)
+            self.c_proj = torch.nn.Linear(d, d)
+            self.register_buffer("bias", torch.tril(torch.ones(n, n)).view(1, 1, n, n))
+            self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, d, 2) / d)))
+
+        def forward(self, x):
+            steps = x.shape[1]
+            q, k, v = self.c_attn(x).split(16, dim=2)
+            freqs = torch.outer(torch.arange(steps, dtype=torch.float32), self.inv_freq)
+            q = q * torch.cat([freqs.cos(), freqs.sin()], -1)
+            w = q @ k.transpose(-1, -2) / math.sqrt(16)
+            w = w.masked_fill(self.bias[0, 0, :steps, :steps] == 0, float("-inf"))
+            return self.c_proj(w.softmax(-1) @ v)
+
+    torch.manual_seed(1)
+    return Attention().eval()
+
+
+@pytest.mark.parametrize("fold", [True, False], ids=["folded", "unfolded"])
+def test_torch_export_counts_what_torch_counts(tmp_path, fold):
+    """torch.onnx's Constant nodes are never parameters, whatever consumes them (here an
+    `arange` folded into a Constant feeds an Einsum): the count is torch's own."""
+    import torch
+
+    net = _attention()
+    path = tmp_path / "attention.onnx"
+    torch.onnx.export(
+        net, (torch.randn(1, 8, 16),), str(path), dynamo=False, do_constant_folding=fold
+    )
+    check_against_onnx(path)
+    ckpt = open_checkpoint(path)
+    assert ckpt.totals.params == sum(p.numel() for p in net.parameters())
+    assert ckpt.totals.categories.get("other", 0) == 0
+
+
+def write_paddle_layer_norm(path: Path) -> None:
+    """paddle2onnx's layer_norm below opset 17: mean, variance and the division written out,
+    then the Constant scale multiplied in and the Constant shift added."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(13)
+
+    def constant(name: str, array: np.ndarray):
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(array))
+
+    nodes = [
+        constant("layer_norm_0.w_0", rng.uniform(0.5, 1.5, 6).astype(np.float32)),
+        constant("layer_norm_0.b_0", rng.standard_normal(6).astype(np.float32)),
+        constant("eps", np.array(1e-5, np.float32)),
+        constant("two", np.array(2.0, np.float32)),
+        helper.make_node("ReduceMean", ["x"], ["mean"], axes=[-1]),
+        helper.make_node("Sub", ["x", "mean"], ["centred"]),
+        helper.make_node("Pow", ["centred", "two"], ["squared"]),
+        helper.make_node("ReduceMean", ["squared"], ["var"], axes=[-1]),
+        helper.make_node("Add", ["var", "eps"], ["var_eps"]),
+        helper.make_node("Sqrt", ["var_eps"], ["std"]),
+        helper.make_node("Div", ["centred", "std"], ["normed"]),
+        helper.make_node("Mul", ["normed", "layer_norm_0.w_0"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "layer_norm_0.b_0"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "paddle-infer",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 6])],
+    )
+    model = helper.make_model(
+        graph, producer_name="PaddlePaddle", opset_imports=[helper.make_opsetid("", 13)]
+    )
+    save(model, path)
+
+
+def test_layer_norm_written_out_has_a_norm_scale_and_shift(tmp_path):
+    path = tmp_path / "ln.onnx"
+    write_paddle_layer_norm(path)
+    check_against_onnx(path)
+    roles = {t.name: (t.kind, t.role) for t in open_checkpoint(path).tensors}
+    assert roles["layer_norm_0.w_0"] == ("weight", "norm")
+    assert roles["layer_norm_0.b_0"] == ("bias", "norm")
+    assert roles["eps"][1] == roles["two"][1] == "buffer"
 
 
 # ── the command line ────────────────────────────────────────────────────────────────────────

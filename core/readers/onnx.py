@@ -484,7 +484,8 @@ def _add_tensors(path: Path, result: ReadResult, contents: _Contents) -> None:
     """Tensors in the order a person reads them: the main graph's initializers, its Constants,
     then those of subgraphs and functions; each name shown once."""
     found = sorted(contents.found, key=lambda f: (bool(f.scope), not f.scope and f.constant))
-    roles = GraphRoles(contents.nodes, contents.functions)
+    literals = result.metadata.get("producer_name") == "pytorch"
+    roles = GraphRoles(contents.nodes, contents.functions, constants_are_literals=literals)
     lacking = _ExternalDataProblems()
     unreadable: dict[str, list[str]] = {}
     for item, name in zip(found, _shown_names(found), strict=True):

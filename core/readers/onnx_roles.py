@@ -133,7 +133,15 @@ class GraphRoles:
     """Who uses each value, and who makes it, per namespace: 0 for the main graph and its
     subgraphs (which see the names around them), n for the model's nth local function."""
 
-    def __init__(self, nodes: list[tuple[int, OpNode]], functions: list[Function]) -> None:
+    def __init__(
+        self,
+        nodes: list[tuple[int, OpNode]],
+        functions: list[Function],
+        constants_are_literals: bool = False,
+    ) -> None:
+        # torch.onnx writes every parameter as an initializer, folded ones too; its Constant
+        # nodes hold the literals and values of forward() (a 0.5, a mask, an arange)
+        self._literals = constants_are_literals
         self._uses: dict[tuple[int, str], list[tuple[OpNode, int]]] = defaultdict(list)
         self._maker: dict[tuple[int, str], OpNode] = {}
         self._functions = {f.key: f for f in functions}
@@ -151,7 +159,7 @@ class GraphRoles:
         """What the graph says this tensor is, or None when it says nothing."""
         best: Hint | None = None
         for node, index, namespace_used, dequantised in self._uses_of(namespace, name):
-            found = self._role_at(node, index, namespace_used, len(shape))
+            found = self._role_at(node, index, namespace_used, shape)
             if found is None or not (is_float(dtype) or dequantised or found == BUFFER):
                 continue
             if best is None or _RANK[found] < _RANK[best]:
@@ -163,9 +171,9 @@ class GraphRoles:
         numel = 1
         for d in shape:
             numel *= d
-        if constant and numel <= 1:
-            # torch.onnx writes what a model learns as initializers and the literals of its
-            # forward (a 0.5, an epsilon, sqrt(d)) as Constant nodes: those are not parameters
+        if constant and (numel <= 1 or self._literals):
+            # a scalar Constant is a literal of the computation (an epsilon, sqrt(d)), not a
+            # parameter; PaddlePaddle's Constant parameters are found by their operators above
             return BUFFER
         return None
 
@@ -194,8 +202,12 @@ class GraphRoles:
             if not frontier:
                 return
 
-    def _role_at(self, node: OpNode, index: int, namespace: int, ndim: int) -> Hint | None:
-        op = node.op
+    def _role_at(
+        self, node: OpNode, index: int, namespace: int, shape: tuple[int, ...]
+    ) -> Hint | None:
+        op, ndim = node.op, len(shape)
+        # a norm's scale or shift is one number per channel: [C], [1, C], [1, 1, C]
+        per_channel = ndim >= 1 and shape[-1] > 1 and all(d == 1 for d in shape[:-1])
         if op == "Add" and len(node.inputs) == 2:
             # added to a product: its bias; a table added to looked-up embeddings: positions
             maker = self._made_by(namespace, node.inputs[1 - index])
@@ -205,7 +217,13 @@ class GraphRoles:
                 return B_LINEAR
             if maker.op in _CONV_OPS:
                 return B_CONV
+            if maker.op == "Mul" and per_channel and self._normalised(namespace, maker):
+                return B_NORM
             return EMBEDDING if maker.op == "Gather" and ndim >= 2 else None
+        if op == "Mul" and len(node.inputs) == 2:
+            # LayerNorm/RMSNorm written out (opsets before 17): (x - mean) / sqrt(var + eps)
+            # or x * (1 / sqrt(…)), then times the scale, plus the shift
+            return W_NORM if per_channel and self._normalised(namespace, node, index) else None
         if op == "Einsum":
             return W_LINEAR if ndim >= 2 else None
         found = _INPUTS.get(op, {}).get(index)
@@ -214,6 +232,23 @@ class GraphRoles:
         if found == EMBEDDING and op == "Gather" and ndim != 2:
             return None
         return found
+
+    def _normalised(self, namespace: int, mul: OpNode, skip: int = -1) -> bool:
+        """Whether a Mul scales a normalised value: an input (not `skip`) made by a Div, or
+        by a Mul with a factor made by Reciprocal or Div."""
+        for k, name in enumerate(mul.inputs):
+            maker = self._made_by(namespace, name) if k != skip else None
+            if maker is None:
+                continue
+            if maker.op == "Div":
+                return True
+            if maker.op == "Mul" and any(
+                (inner := self._made_by(namespace, n)) is not None
+                and inner.op in ("Reciprocal", "Div")
+                for n in maker.inputs
+            ):
+                return True
+        return False
 
     def _made_by(self, namespace: int, name: str) -> OpNode | None:
         """The operator that computes `name`, looking through operators that only pass it on."""
