@@ -54,7 +54,7 @@ class TensorInfo:
     tied_to: str | None = None  # same storage and view as this earlier tensor: counted once
     device: str = ""
     # (kind, role) the file's own structure states (ONNX: the operator that consumes the tensor);
-    # core.roles.classify takes it over what the name suggests
+    # core.roles.classify takes it over what the name suggests (a float buffer by name stays one)
     role_hint: tuple[Kind, Role] | None = None
 
     @property

@@ -703,6 +703,30 @@ def test_torch_export_counts_what_torch_counts(tmp_path, fold):
     assert ckpt.totals.categories.get("other", 0) == 0
 
 
+def test_a_buffer_by_name_stays_a_buffer_whatever_consumes_it(tmp_path):
+    """Rotary tables looked up by position (`cos_cached[position_ids]`) are Gathered like an
+    embedding, but torch registered them as buffers and their name says so."""
+    import torch
+
+    class Rotary(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.proj = torch.nn.Linear(8, 8)
+            angles = torch.outer(torch.arange(32.0), torch.linspace(0, 1, 8))
+            self.register_buffer("cos_cached", angles.cos())
+
+        def forward(self, x, position_ids):
+            return self.proj(x) * self.cos_cached[position_ids]
+
+    net = Rotary().eval()
+    path = tmp_path / "rotary.onnx"
+    args = (torch.randn(1, 5, 8), torch.arange(5).unsqueeze(0))
+    torch.onnx.export(net, args, str(path), dynamo=False, do_constant_folding=False)
+    ckpt = open_checkpoint(path)
+    assert ckpt.tensor("cos_cached").role == "buffer"
+    assert ckpt.totals.params == sum(p.numel() for p in net.parameters())
+
+
 def write_paddle_layer_norm(path: Path) -> None:
     """paddle2onnx's layer_norm below opset 17: mean, variance and the division written out,
     then the Constant scale multiplied in and the Constant shift added."""

@@ -513,15 +513,17 @@ def _shown_names(found: list[_Found]) -> list[str]:
     """The graph's own names; a subgraph's or function's name that is already taken becomes
     `<scope>.<name>` (functions and exporters reuse names such as `weight` or `w`)."""
     taken = {f.init.name for f in found if not f.scope}
+    repeats: dict[str, int] = {}  # how often a scoped name was seen: #2, #3, … without a search
     names = []
     for number, f in enumerate(found):
         name = f.init.name or f"initializer_{number}"
         if f.scope:
             if name in taken:
                 name = f"{f.scope}.{name}"
-            unique, k = name, 2
+            unique = name
             while unique in taken:
-                unique, k = f"{name}#{k}", k + 1
+                repeats[name] = repeats.get(name, 1) + 1
+                unique = f"{name}#{repeats[name]}"
             name = unique
             taken.add(name)
         names.append(name)

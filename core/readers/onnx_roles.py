@@ -120,6 +120,7 @@ _RANK = {
 }
 _INDEX_TYPES = {"int32", "int64", "uint64", "bool"}  # shapes, axes, indices, counts, flags
 _FOLLOW = 8  # operators followed from a tensor to its use, and back from an input to its maker
+_USES_SEEN = 256  # uses looked at per tensor: a hostile graph cannot make the walk quadratic
 
 
 @dataclass(slots=True)
@@ -181,10 +182,14 @@ class GraphRoles:
         """(node, input index, namespace, passed through DequantizeLinear) for each real use."""
         seen = {(namespace, name)}
         frontier = [(namespace, name, False)]
+        budget = _USES_SEEN
         for _ in range(_FOLLOW):
             onward = []
             for space, value, dequantised in frontier:
                 for node, index in self._uses.get((space, value), ()):
+                    budget -= 1
+                    if budget < 0:
+                        return
                     called = self._functions.get(node.op)
                     if called is not None and index < len(called.inputs):
                         step = [(called.namespace, called.inputs[index])]
