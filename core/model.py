@@ -57,6 +57,9 @@ class TensorInfo:
     # what the file itself declares the tensor to be (TorchScript's `__parameters__` /
     # `__buffers__`): "parameter" or "buffer" overrides what the name suggests; "" = undeclared
     declared: str = ""
+    # (kind, role) the file's own structure states (ONNX: the operator that consumes the tensor);
+    # core.roles.classify takes it over what the name suggests (a float buffer by name stays one)
+    role_hint: tuple[Kind, Role] | None = None
 
     @property
     def is_parameter(self) -> bool:

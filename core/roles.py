@@ -148,6 +148,10 @@ def classify(tensors: Iterable[TensorInfo]) -> None:
         t.role = role_of(t, leaves_by_module[module])
         if t.declared:
             t.role = _as_declared(t, t.role)
+        # the file's structure (an ONNX graph) knows better than the name, except that a float
+        # tensor the name calls a buffer (running_mean, inv_freq, cos_cached, masks) is one
+        if t.role_hint is not None and not (t.role == "buffer" and is_float(t.dtype)):
+            t.kind, t.role = t.role_hint
         if t.kind == "weight":
             weight_role.setdefault(module, t.role)
     for t, (module, _, leaf) in zip(tensors, split, strict=True):

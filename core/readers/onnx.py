@@ -8,6 +8,12 @@ initializer's `raw_data` (or packed `float_data` / `double_data`) is a run of li
 elements at a known place in the file, which becomes its DataSource; external data (`location`,
 `offset`, `length`) is located in the side file beside the model. The tests check everything we
 read against `onnx.load` and `onnx.numpy_helper`.
+
+Weights are not only initializers: PaddlePaddle and many TensorFlow exports hold them as
+`Constant` nodes, and `If`/`Loop`/`Scan` bodies and model-local functions hold initializers and
+Constants of their own. Each is a tensor named by its output (a name already taken is prefixed by
+the subgraph or function it lies in); the operators that consume it say what it is
+(core.readers.onnx_roles).
 """
 
 from __future__ import annotations
@@ -15,10 +21,12 @@ from __future__ import annotations
 import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.errors import CheckpointError
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult, value_from_text
+from core.readers.onnx_roles import Function, GraphRoles, OpNode
 from core.units import exact
 
 # TensorProto.DataType → canonical dtype (types ParamScope has no name for are listed, not read)
@@ -188,7 +196,9 @@ class _Initializer:
     data_type: int = 0
     payload: tuple[int, int] | None = None  # raw_data, float_data or double_data span
     payload_field: int = 0
-    other_data: bool = False  # int32_data / int64_data / …: varints, not a run of elements
+    # why the values are no run of elements at a place in the file: "varints" (int32_data,
+    # int64_data, value_int(s)), "list" (value_floats one at a time), "sparse"; "" if they are
+    unreadable: str = ""
     external: dict[str, str] = field(default_factory=dict)
     location: int = 0
 
@@ -198,6 +208,7 @@ def _read(path: Path, data: mmap.mmap) -> ReadResult:
     result = ReadResult(format="onnx", files=[path], tensors=[])
     facts, metadata = result.facts, result.metadata
     graph_span: tuple[int, int] | None = None
+    function_spans: list[tuple[int, int]] = []
     opsets: dict[str, int] = {}
     props: dict[str, str] = {}
     for number, wire, value in walker.fields(0, len(data), "the model"):
@@ -219,19 +230,16 @@ def _read(path: Path, data: mmap.mmap) -> ReadResult:
         elif number == 14:
             key, text = _string_pair(walker, value)
             props[key] = text
+        elif number == 25 and wire == 2:
+            function_spans.append(value)
     if "ir_version" not in metadata or graph_span is None:
         raise CheckpointError(path, "the model has no graph", "not an ONNX model, or corrupt")
-    initializers, ops, graph_name = _graph(walker, graph_span)
-    lacking = _ExternalDataProblems()
-    for init in initializers:
-        _add_tensor(path, result, init, lacking)
-    result.warnings.extend(lacking.warnings())
-    varints = metadata.get("varint initializers")
-    if varints:
-        result.warnings.append(
-            f"{varints} initializers store their values as protobuf varints (int32_data/int64_data):"
-            " shown and counted, statistics are not available"
-        )
+    contents = _Contents()
+    for index, span in enumerate(function_spans, start=1):
+        _function(walker, span, contents, index)
+    _walk_graph(walker, graph_span, contents, "", 0)
+    _add_tensors(path, result, contents)
+    ops, graph_name = contents.ops, contents.name
     if opsets:
         metadata["opset_import"] = opsets
     if graph_name:
@@ -274,33 +282,252 @@ def _string_pair(walker: _Walker, span: tuple[int, int]) -> tuple[str, str]:
     return key, text
 
 
-def _graph(
-    walker: _Walker, span: tuple[int, int]
-) -> tuple[list[_Initializer], dict[str, int], str]:
-    initializers: list[_Initializer] = []
-    ops: dict[str, int] = {}
-    name = ""
-    for number, wire, value in walker.fields(*span, "the graph"):
+@dataclass(slots=True)
+class _Found:
+    """A tensor a graph holds: an initializer, a sparse initializer or a Constant's value."""
+
+    init: _Initializer  # its name is the graph's name for it (a Constant's output)
+    scope: str  # "" the main graph; "If_3/then_branch", "Proj" (a function), nested with "/"
+    namespace: int  # where its name is looked up: 0 the main graph and its subgraphs, n a function
+    constant: bool
+
+
+@dataclass(slots=True)
+class _Contents:
+    """What the walk over the main graph, its subgraphs and the model's functions found."""
+
+    found: list[_Found] = field(default_factory=list)
+    nodes: list[tuple[int, OpNode]] = field(default_factory=list)
+    functions: list[Function] = field(default_factory=list)
+    ops: dict[str, int] = field(default_factory=dict)  # the main graph's operators
+    name: str = ""
+
+
+def _walk_graph(
+    walker: _Walker, span: tuple[int, int], contents: _Contents, scope: str, namespace: int
+) -> None:
+    what = f"subgraph {scope}" if scope else "the graph"
+    nodes = 0
+    for number, wire, value in walker.fields(*span, what):
         if wire != 2:
             continue
-        if number == 5:
-            initializers.append(_initializer(walker, value))
-        elif number == 1:
-            op = _op_type(walker, value)
-            ops[op] = ops.get(op, 0) + 1
-        elif number == 2:
+        if number == 1:
+            _walk_node(walker, value, contents, scope, namespace, nodes)
+            nodes += 1
+        elif number == 5:
+            contents.found.append(_Found(_initializer(walker, value), scope, namespace, False))
+        elif number == 15:
+            contents.found.append(_Found(_sparse(walker, value), scope, namespace, False))
+        elif number == 2 and not scope:
+            contents.name = walker.text(value)
+
+
+def _function(walker: _Walker, span: tuple[int, int], contents: _Contents, namespace: int) -> None:
+    """A model-local function (FunctionProto): its nodes, in a namespace of their own."""
+    name, domain, inputs, node_spans = "", "", [], []
+    for number, wire, value in walker.fields(*span, "a function"):
+        if wire != 2:
+            continue
+        if number == 1:
             name = walker.text(value)
-    return initializers, ops, name
-
-
-def _op_type(walker: _Walker, span: tuple[int, int]) -> str:
-    op, domain = "?", ""
-    for number, wire, value in walker.fields(*span, "a node"):
-        if number == 4 and wire == 2:
-            op = walker.text(value)
-        elif number == 7 and wire == 2:
+        elif number == 10:
             domain = walker.text(value)
-    return f"{domain}.{op}" if domain and domain != "ai.onnx" else op
+        elif number == 4:
+            inputs.append(walker.text(value))
+        elif number == 7:
+            node_spans.append(value)
+    key = f"{domain}.{name}" if domain and domain != "ai.onnx" else name
+    contents.functions.append(Function(key, namespace, inputs))
+    for index, node_span in enumerate(node_spans):
+        _walk_node(walker, node_span, contents, name or f"function_{namespace}", namespace, index)
+
+
+@dataclass(slots=True)
+class _Attribute:
+    name: str = ""
+    fields: list[tuple[int, int, Any]] = field(default_factory=list)  # all but the name
+
+
+def _walk_node(
+    walker: _Walker,
+    span: tuple[int, int],
+    contents: _Contents,
+    scope: str,
+    namespace: int,
+    index: int,
+) -> None:
+    inputs: list[str] = []
+    outputs: list[str] = []
+    attributes: list[_Attribute] = []
+    op, domain, name = "?", "", ""
+    for number, wire, value in walker.fields(*span, "a node"):
+        if wire != 2:
+            continue
+        if number == 1:
+            inputs.append(walker.text(value))
+        elif number == 2:
+            outputs.append(walker.text(value))
+        elif number == 3:
+            name = walker.text(value)
+        elif number == 4:
+            op = walker.text(value)
+        elif number == 5:
+            attributes.append(_attribute(walker, value))
+        elif number == 7:
+            domain = walker.text(value)
+    op_name = f"{domain}.{op}" if domain and domain != "ai.onnx" else op
+    if not scope:
+        contents.ops[op_name] = contents.ops.get(op_name, 0) + 1
+    contents.nodes.append((namespace, OpNode(op_name, inputs, outputs)))
+    if op_name == "Constant" and outputs:
+        init = _constant(walker, attributes)
+        if init is not None:
+            init.name = outputs[0]
+            contents.found.append(_Found(init, scope, namespace, True))
+    label = name or f"{op}_{index}"
+    for attribute in attributes:
+        graphs = [value for number, _, value in attribute.fields if number in (6, 11)]
+        listed = any(number == 11 for number, _, _ in attribute.fields)
+        for k, graph in enumerate(graphs):
+            where = f"{label}/{attribute.name}" + (f"[{k}]" if listed else "")
+            inner = f"{scope}/{where}" if scope else where
+            _walk_graph(walker, graph, contents, inner, namespace)
+
+
+def _attribute(walker: _Walker, span: tuple[int, int]) -> _Attribute:
+    attribute = _Attribute()
+    for number, wire, value in walker.fields(*span, "a node attribute"):
+        if number == 1 and wire == 2:
+            attribute.name = walker.text(value)
+        elif wire in _ATTRIBUTE_WIRES.get(number, ()):
+            attribute.fields.append((number, wire, value))
+    return attribute
+
+
+# AttributeProto fields we read and the wire types they may have: f 2, i 3, t 5, g 6, floats 7,
+# ints 8, strings 9, graphs 11, sparse_tensor 22 (repeated scalars packed or one at a time)
+_ATTRIBUTE_WIRES: dict[int, tuple[int, ...]] = {
+    2: (5,),
+    3: (0,),
+    5: (2,),
+    6: (2,),
+    7: (2, 5),
+    8: (0, 2),
+    9: (2,),
+    11: (2,),
+    22: (2,),
+}
+
+
+def _constant(walker: _Walker, attributes: list[_Attribute]) -> _Initializer | None:
+    """A Constant node's value: a TensorProto, a sparse tensor, or a scalar or list attribute."""
+    for attribute in attributes:
+        found: dict[int, list[tuple[int, Any]]] = {n: [] for n in _ATTRIBUTE_WIRES}
+        for number, wire, value in attribute.fields:
+            found[number].append((wire, value))
+        if attribute.name == "value" and found[5]:
+            return _initializer(walker, found[5][-1][1])
+        if attribute.name == "sparse_value" and found[22]:
+            return _sparse(walker, found[22][-1][1])
+        if attribute.name == "value_float" and found[2]:
+            return _Initializer(data_type=1, payload=found[2][-1][1], payload_field=9)
+        if attribute.name == "value_floats":
+            return _float_list(found[7])
+        if attribute.name == "value_int":
+            return _Initializer(data_type=7, unreadable="varints")
+        if attribute.name == "value_ints":
+            count = sum(
+                len(walker.packed_varints(value, "a Constant's value_ints")) if wire == 2 else 1
+                for wire, value in found[8]
+            )
+            return _Initializer(dims=[count], data_type=7, unreadable="varints")
+        if attribute.name == "value_string":
+            return _Initializer(data_type=8)
+        if attribute.name == "value_strings":
+            return _Initializer(dims=[len(found[9])], data_type=8)
+    return None
+
+
+def _float_list(entries: list[tuple[int, Any]]) -> _Initializer:
+    """value_floats: protobuf writes them one tagged float at a time (onnx.proto does not pack
+    them); only a single packed run, or a single float, is a run of elements in the file."""
+    count = sum((v[1] - v[0]) // 4 if wire == 2 else 1 for wire, v in entries)
+    init = _Initializer(dims=[count], data_type=1)
+    if len(entries) == 1:
+        init.payload, init.payload_field = entries[0][1], 9
+    elif count:
+        init.unreadable = "list"
+    return init
+
+
+def _sparse(walker: _Walker, span: tuple[int, int]) -> _Initializer:
+    """A SparseTensorProto: shown with its dense shape and its values' dtype and name."""
+    values: _Initializer | None = None
+    dims: list[int] = []
+    for number, wire, value in walker.fields(*span, "a sparse tensor"):
+        if number == 1 and wire == 2:
+            values = _initializer(walker, value)
+        elif number == 3:
+            if wire == 2:
+                dims.extend(walker.packed_varints(value, "a sparse tensor's shape"))
+            else:
+                dims.append(value)
+    return _Initializer(
+        name=values.name if values else "",
+        dims=dims,
+        data_type=values.data_type if values else 0,
+        unreadable="sparse",
+    )
+
+
+def _add_tensors(path: Path, result: ReadResult, contents: _Contents) -> None:
+    """Tensors in the order a person reads them: the main graph's initializers, its Constants,
+    then those of subgraphs and functions; each name shown once."""
+    found = sorted(contents.found, key=lambda f: (bool(f.scope), not f.scope and f.constant))
+    literals = result.metadata.get("producer_name") == "pytorch"
+    roles = GraphRoles(contents.nodes, contents.functions, constants_are_literals=literals)
+    lacking = _ExternalDataProblems()
+    unreadable: dict[str, list[str]] = {}
+    for item, name in zip(found, _shown_names(found), strict=True):
+        info = _add_tensor(path, result, item.init, name, lacking, unreadable)
+        if info is not None:
+            info.role_hint = roles.hint(
+                item.namespace, item.init.name, info.shape, info.dtype, item.constant
+            )
+    result.warnings.extend(lacking.warnings())
+    for reason, names in unreadable.items():
+        result.warnings.append(f"{_names(names)}: {_UNREADABLE[reason]}")
+
+
+_UNREADABLE = {
+    "varints": "values stored as protobuf varints (int32_data/int64_data, value_int/value_ints); "
+    "shown and counted, statistics are not available",
+    "list": "a Constant's value_floats, stored one tagged number at a time; shown and counted, "
+    "statistics are not available",
+    "sparse": "stored sparse (values at indices); shown and counted with their dense shape, "
+    "statistics are not available",
+}
+
+
+def _shown_names(found: list[_Found]) -> list[str]:
+    """The graph's own names; a subgraph's or function's name that is already taken becomes
+    `<scope>.<name>` (functions and exporters reuse names such as `weight` or `w`)."""
+    taken = {f.init.name for f in found if not f.scope}
+    repeats: dict[str, int] = {}  # how often a scoped name was seen: #2, #3, … without a search
+    names = []
+    for number, f in enumerate(found):
+        name = f.init.name or f"initializer_{number}"
+        if f.scope:
+            if name in taken:
+                name = f"{f.scope}.{name}"
+            unique = name
+            while unique in taken:
+                repeats[name] = repeats.get(name, 1) + 1
+                unique = f"{name}#{repeats[name]}"
+            name = unique
+            taken.add(name)
+        names.append(name)
+    return names
 
 
 def _initializer(walker: _Walker, span: tuple[int, int]) -> _Initializer:
@@ -318,7 +545,7 @@ def _initializer(walker: _Walker, span: tuple[int, int]) -> _Initializer:
         elif number in (9, 4, 10) and wire == 2:  # raw_data, float_data, double_data
             init.payload, init.payload_field = value, number
         elif number in (5, 6, 7, 11):
-            init.other_data = True
+            init.unreadable = "varints"
         elif number == 13 and wire == 2:
             key, text = _string_pair(walker, value)
             init.external[key] = text
@@ -328,16 +555,20 @@ def _initializer(walker: _Walker, span: tuple[int, int]) -> _Initializer:
 
 
 def _add_tensor(
-    path: Path, result: ReadResult, init: _Initializer, lacking: _ExternalDataProblems
-) -> None:
-    name = init.name or f"initializer_{len(result.tensors)}"
+    path: Path,
+    result: ReadResult,
+    init: _Initializer,
+    name: str,
+    lacking: _ExternalDataProblems,
+    unreadable: dict[str, list[str]],
+) -> TensorInfo | None:
     dtype = ONNX_DTYPES.get(init.data_type)
     if dtype is None:
         type_name = ONNX_TYPE_NAMES.get(init.data_type, f"type {init.data_type}")
-        result.warnings.append(f"{name}: {type_name} initializers are not shown")
-        return
+        result.warnings.append(f"{name}: {type_name} tensors are not shown")
+        return None
     if any(d > 1 << 48 for d in init.dims):
-        raise CheckpointError(path, f"initializer {name!r} has an impossible shape {init.dims}")
+        raise CheckpointError(path, f"tensor {name!r} has an impossible shape {init.dims}")
     numel = 1
     for d in init.dims:
         numel *= d
@@ -349,28 +580,27 @@ def _add_tensor(
     if init.location == 1 or init.external:
         source = _external_source(path, result, info, init.external, lacking)
         info.source = _packed(result, info, source)
-        return
+        return info
     if init.payload is None:
-        if init.other_data:
-            result.metadata["varint initializers"] = (
-                result.metadata.get("varint initializers", 0) + 1
-            )
+        if init.unreadable:
+            unreadable.setdefault(init.unreadable, []).append(name)
         elif numel:
-            raise CheckpointError(path, f"initializer {name!r} holds no data", "corrupt file")
-        return
+            raise CheckpointError(path, f"tensor {name!r} holds no data", "corrupt file")
+        return info
     begin, end = init.payload
     if end - begin != nbytes:
         raise CheckpointError(
             path,
-            f"initializer {name!r}: shape {list(init.dims)} of {dtype} needs {exact(nbytes)} bytes "
+            f"tensor {name!r}: shape {list(init.dims)} of {dtype} needs {exact(nbytes)} bytes "
             f"but it holds {exact(end - begin)}",
             "corrupt file",
         )
     # raw_data is always plain; float_data packs float32 (pairs for complex64) and double_data
     # float64 (pairs for complex128) as little-endian runs too
     if init.payload_field not in _PLAIN_PAYLOADS.get(dtype, (9,)):
-        raise CheckpointError(path, f"initializer {name!r} stores {dtype} in the wrong field")
+        raise CheckpointError(path, f"tensor {name!r} stores {dtype} in the wrong field")
     info.source = _packed(result, info, DataSource(file=path, offset=begin, nbytes=nbytes))
+    return info
 
 
 def _packed(result: ReadResult, info: TensorInfo, source: DataSource | None) -> DataSource | None:
