@@ -279,10 +279,12 @@ def _describe_quantisation(checkpoint: Checkpoint) -> None:
     if packed:
         text = _describe_packing(checkpoint, packed, "g_idx" in leaves)
     elif "SCB" in leaves:
-        text = f"bitsandbytes int8 ({len(weights)} weights with SCB scales)"
+        text = f"bitsandbytes int8 ({_tensors(len(weights), 'weight')} with SCB scales)"
     elif weights:
         dtypes = sorted({link.weight.dtype for link in weights})
-        text = f"scaled weights ({len(weights)} {'/'.join(dtypes)} weights with scales)"
+        text = (
+            f"scaled weights ({_tensors(len(weights), '/'.join(dtypes) + ' weight')} with scales)"
+        )
     else:
         text = f"quantisation metadata ({len(metadata)} tensors)"
     elements = sum(t.numel for t in metadata if t.is_quant_state)
@@ -297,8 +299,10 @@ def _describe_packing(checkpoint: Checkpoint, packed: list[QuantLink], g_idx: bo
         scheme = "bitsandbytes 4-bit" if bnb else "4-bit in bytes"
     elif g_idx or all(link.packed_along == "rows" for link in packed):
         scheme = "GPTQ"
+    elif any(link.weight.name.endswith("_packed") for link in packed):
+        scheme = "compressed-tensors"
     else:
-        scheme = "AWQ" if any(".qweight" in link.weight.name for link in packed) else "packed"
+        scheme = "AWQ" if any(link.weight.name.endswith("qweight") for link in packed) else "int"
     bits = _quant_bits(checkpoint)
     factors = set()
     for link in packed:
@@ -306,18 +310,23 @@ def _describe_packing(checkpoint: Checkpoint, packed: list[QuantLink], g_idx: bo
         factors.add(link.pack or (word // bits if bits and word else 0))
     factor = factors.pop() if len(factors) == 1 else 0
     dtype = packed[0].weight.dtype
-    text = f"{scheme} packed integers ({len(packed)} weights"
+    text = f"{scheme} packed integers ({_tensors(len(packed), 'weight')}"
     text += f", {DTYPE_BITS.get(dtype, 0) // factor}-bit" if factor else ""
     text += ")"
     per = f"{factor} values" if factor else "several low-bit values"
     warning = (
-        f"{len(packed)} quantised weights pack {per} per {dtype} element: their counts are of "
-        "the stored words"
+        f"{_tensors(len(packed), 'quantised weight')} {'packs' if len(packed) == 1 else 'pack'} "
+        f"{per} per {dtype} element: their "
+        "counts are of the stored words"
     )
     checkpoint.warnings.append(
         warning + (f"; multiply by {factor} for the weights" if factor else "")
     )
     return text
+
+
+def _tensors(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 DTYPE_BITS = {"int32": 32, "uint32": 32, "uint8": 8, "int16": 16}
@@ -365,6 +374,12 @@ def _quant_bits(checkpoint: Checkpoint) -> int:
         bits = config.get("bits") or config.get("w_bit") if isinstance(config, dict) else None
         if isinstance(bits, int) and bits in (2, 3, 4, 8):
             return bits
+        groups = config.get("config_groups") if isinstance(config, dict) else None
+        for group in groups.values() if isinstance(groups, dict) else ():
+            weights = group.get("weights") if isinstance(group, dict) else None
+            bits = weights.get("num_bits") if isinstance(weights, dict) else None
+            if isinstance(bits, int) and bits in (2, 3, 4, 8):
+                return bits  # compressed-tensors: config_groups.<group>.weights.num_bits
     return 0
 
 

@@ -227,3 +227,41 @@ def test_cli_info_shows_quantisation_metadata(tmp_path):
     document = json.loads(done.stdout)
     assert document["total_quant_state"] == 64 + 48 + 10
     assert document["categories"]["quantisation"] == 64 + 48 + 10
+
+
+def test_awq_and_compressed_tensors_packing(tmp_path):
+    """AWQ packs along columns (scales wider than the words); compressed-tensors' pack-quantized
+    `weight_packed` [out, in/8] says its bits in config_groups."""
+    out_features, in_features, group = 64, 128, 32
+    awq = {
+        "l.qweight": torch.zeros(in_features, out_features // 8, dtype=torch.int32),
+        "l.qzeros": torch.zeros(in_features // group, out_features // 8, dtype=torch.int32),
+        "l.scales": torch.rand(in_features // group, out_features).half(),
+    }
+    (tmp_path / "awq").mkdir()
+    save_file(awq, str(tmp_path / "awq" / "model.safetensors"))
+    ckpt = open_checkpoint(tmp_path / "awq" / "model.safetensors")
+    assert ckpt.facts["quantisation"].startswith("AWQ packed integers (1 weight, 4-bit)")
+    assert any("packs 8 values per int32" in w for w in ckpt.warnings), ckpt.warnings
+
+    packed = {
+        "l.weight_packed": torch.zeros(out_features, in_features // 8, dtype=torch.int32),
+        "l.weight_scale": torch.rand(out_features, in_features // group).half(),
+        "l.weight_shape": torch.tensor([out_features, in_features]),
+    }
+    (tmp_path / "ct").mkdir()
+    save_file(packed, str(tmp_path / "ct" / "model.safetensors"))
+    config = {
+        "quantization_config": {
+            "quant_method": "compressed-tensors",
+            "format": "pack-quantized",
+            "config_groups": {"group_0": {"weights": {"num_bits": 4, "group_size": group}}},
+        }
+    }
+    (tmp_path / "ct" / "config.json").write_text(json.dumps(config))
+    ckpt = open_checkpoint(tmp_path / "ct" / "model.safetensors")
+    assert ckpt.tensor("l.weight_packed").is_parameter
+    assert {ckpt.tensor(n).role for n in ("l.weight_scale", "l.weight_shape")} == {"quant"}
+    assert ckpt.facts["quantisation"].startswith("compressed-tensors packed integers")
+    assert any("multiply by 8" in w for w in ckpt.warnings), ckpt.warnings
+    assert not scheme_for(ckpt, ckpt.tensor("l.weight_packed")).supported
