@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from core.dtypes import DTYPES
 from core.model import TensorInfo
@@ -100,12 +101,18 @@ class QuantLinks:
 
 def is_stored_weight(t: TensorInfo) -> bool:
     """Integers or fp8 that may stand for real weights through a scale."""
-    d = DTYPES.get(t.dtype)
-    if d is None or t.dtype in _NOT_WEIGHTS:
+    return _stored_dtype(t.dtype)
+
+
+@lru_cache(maxsize=64)
+def _stored_dtype(dtype: str) -> bool:
+    d = DTYPES.get(dtype)
+    if d is None or dtype in _NOT_WEIGHTS:
         return False
-    return d.category in _STORED_KINDS or t.dtype.startswith("float8")
+    return d.category in _STORED_KINDS or dtype.startswith("float8")
 
 
+@lru_cache(maxsize=4096)  # names repeat across blocks
 def _metadata_name(leaf: str) -> bool:
     return (
         leaf in QUANT_STATE_LEAVES
@@ -142,16 +149,17 @@ def quant_links(tensors: list[TensorInfo]) -> QuantLinks:
 def find_links(tensors: list[TensorInfo]) -> QuantLinks:
     """Which tensors are quantisation metadata, and which stored weight each one belongs to."""
     links = QuantLinks()
-    by_name: dict[str, TensorInfo] = {}
     candidates: list[tuple[str, str, TensorInfo]] = []
     stored_by_module: dict[str, list[TensorInfo]] = {}
     for t in tensors:
-        by_name[t.name] = t
         module, _, leaf = t.name.rpartition(".")
         if _metadata_name(leaf):
             candidates.append((module, leaf, t))
         elif is_stored_weight(t):
             stored_by_module.setdefault(module, []).append(t)
+    if not candidates:
+        return links
+    by_name = {t.name: t for t in tensors}
     for module, leaf, t in candidates:
         if leaf in _ACTIVATION:
             links.metadata.add(t.name)

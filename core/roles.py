@@ -108,6 +108,11 @@ def kind_of(name: str) -> Kind:
     return _kind_of_leaf(split_name(name)[1])
 
 
+@lru_cache(maxsize=4096)
+def _is_recurrent_leaf(leaf: str) -> bool:
+    return _RECURRENT_LEAF.match(leaf) is not None
+
+
 # Names repeat across blocks (`layers.N.input_layernorm`): match each distinct one once.
 @lru_cache(maxsize=4096)
 def _is_norm_module(module_leaf: str) -> bool:
@@ -143,16 +148,16 @@ def role_of(
     if leaf in QUANT_STATE_LEAVES or (quant is not None and t.name in quant.metadata):
         return "quant"
     # integers with scales beside them and GGML blocks are real weights
-    quantised = is_quantised(t.dtype) or (
-        t.dtype in DTYPES and not is_float(t.dtype) and _stored_integers(t, leaf, quant)
-    )
-    if not (quantised or is_float(t.dtype)) or leaf in BUFFER_LEAVES or "mask" in leaf:
+    real = is_float(t.dtype) or is_quantised(t.dtype)
+    if not real and t.dtype in DTYPES:
+        real = _stored_integers(t, leaf, quant)
+    if not real or leaf in BUFFER_LEAVES or "mask" in leaf:
         return "buffer"
     if leaf in ("bias", "masked_bias") and len(t.shape) == 4 and t.shape[:2] == (1, 1):
         return "buffer"  # GPT-2's causal mask `attn.bias` [1, 1, n, n]: not a parameter
     kind = _kind_of_leaf(leaf)
     ndim = len(t.shape)
-    if _RECURRENT_LEAF.match(leaf) or (
+    if _is_recurrent_leaf(leaf) or (
         kind != "other" and _RECURRENT_SIBLING in siblings and leaf != "embeddings"
     ):
         return "recurrent"

@@ -160,3 +160,41 @@ def test_keras_and_torch_lstm_get_the_same_role(tmp_path):
     )
     assert {t.role for t in torch_file.tensors} == {t.role for t in keras_file.tensors}
     assert {t.role for t in keras_file.tensors} == {"recurrent"}
+
+
+def test_tensorflow_variable_reads_are_named_by_their_variable(tmp_path):
+    """tf2onnx keeps TensorFlow's names for the reads of variables (`…/kernel/Read/ReadVariableOp`,
+    TF1 `…/kernel/read:0`): the variable's name says what the initializer is."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    arrays = {
+        "sequential/conv2d/kernel/Read/ReadVariableOp:0": rng.standard_normal((4, 1, 3, 3)),
+        "sequential/conv2d/bias/Read/ReadVariableOp:0": rng.standard_normal(4),
+        "sequential/bn/moving_mean/read:0": np.zeros(4),
+        "sequential/bn/gamma/read:0": np.ones(4),
+        "sequential/dense/kernel/read:0": rng.standard_normal((36, 10)),
+        "sequential/dense/bias/read:0": rng.standard_normal(10),
+    }
+    inits = [numpy_helper.from_array(v.astype(np.float32), k) for k, v in arrays.items()]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "tf",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+        initializer=inits,
+    )
+    path = tmp_path / "tf.onnx"
+    onnx.save_model(helper.make_model(graph), str(path))
+    ckpt = open_checkpoint(path)
+    by_name = {t.name: (t.kind, t.role) for t in ckpt.tensors}
+    assert by_name == {
+        "sequential/conv2d/kernel/Read/ReadVariableOp:0": ("weight", "conv"),
+        "sequential/conv2d/bias/Read/ReadVariableOp:0": ("bias", "conv"),
+        "sequential/bn/moving_mean/read:0": ("other", "buffer"),
+        "sequential/bn/gamma/read:0": ("weight", "norm"),
+        "sequential/dense/kernel/read:0": ("weight", "linear"),
+        "sequential/dense/bias/read:0": ("bias", "linear"),
+    }
+    assert ckpt.totals.params == sum(v.size for k, v in arrays.items() if "moving" not in k)
