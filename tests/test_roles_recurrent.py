@@ -198,3 +198,45 @@ def test_tensorflow_variable_reads_are_named_by_their_variable(tmp_path):
         "sequential/dense/bias/read:0": ("bias", "linear"),
     }
     assert ckpt.totals.params == sum(v.size for k, v in arrays.items() if "moving" not in k)
+
+
+def test_keras3_recurrent_cells_name_their_kernels(tmp_path):
+    """Keras 3 files an LSTM's (GRU's, SimpleRNN's, a Bidirectional's) variables under its cell:
+    `layers/lstm/cell/vars/0..2` are kernel, recurrent_kernel and bias."""
+    import json
+    import zipfile
+
+    rng = np.random.default_rng(0)
+
+    def f32(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+
+    weights = {
+        "layers/lstm/cell/vars/0": f32(8, 64),
+        "layers/lstm/cell/vars/1": f32(16, 64),
+        "layers/lstm/cell/vars/2": f32(64),
+        "layers/bidirectional/forward_layer/cell/vars/0": f32(16, 24),
+        "layers/bidirectional/forward_layer/cell/vars/1": f32(8, 24),
+        "layers/bidirectional/forward_layer/cell/vars/2": f32(2, 24),
+        "layers/bidirectional/backward_layer/cell/vars/0": f32(16, 24),
+        "layers/bidirectional/backward_layer/cell/vars/1": f32(8, 24),
+        "layers/bidirectional/backward_layer/cell/vars/2": f32(2, 24),
+    }
+    layers = [
+        {"class_name": "LSTM", "config": {"name": "encoder", "units": 16}},
+        {"class_name": "Bidirectional", "config": {"name": "bi", "layer": {"class_name": "GRU"}}},
+    ]
+    config = {"class_name": "Sequential", "config": {"name": "seq", "layers": layers}}
+    h5 = write_h5(tmp_path / "w.h5", weights)
+    path = tmp_path / "rnn.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("metadata.json", json.dumps({"keras_version": "3.4.1"}))
+        z.writestr("config.json", json.dumps(config))
+        z.write(h5, "model.weights.h5")
+    ckpt = open_checkpoint(path)
+    names = {t.name: (t.kind, t.role) for t in ckpt.tensors}
+    assert names["layers.encoder.cell.kernel"] == ("weight", "recurrent"), names
+    assert names["layers.encoder.cell.recurrent_kernel"] == ("weight", "recurrent")
+    assert names["layers.encoder.cell.bias"] == ("bias", "recurrent")
+    assert names["layers.bi.backward_layer.cell.bias"] == ("bias", "recurrent")
+    assert ckpt.totals.counts["other"] == 0
