@@ -215,16 +215,14 @@ def _owner(
     parent = by_name.get(module) if module else None
     if parent is not None and is_stored_weight(parent):
         return parent, True  # bitsandbytes: `<w>.absmax`, `<w>.quant_map` filed under the weight
-    if not (leaf in _GENERIC or leaf in QUANT_STATE_LEAVES or leaf.endswith(_SUFFIXES)):
+    if not module or not (leaf in _GENERIC or leaf in QUANT_STATE_LEAVES):
+        # a flat namespace (ONNX graphs) or `<x>_scale` for no stored `<x>`: a scale of an
+        # activation perhaps; only a name that says whose can tell
         return None, False
     stored = [s for s in stored_by_module.get(module, ()) if s is not t]
-    if leaf.endswith(_SUFFIXES) and leaf not in QUANT_STATE_LEAVES and leaf not in _GENERIC:
-        # `<x>_scale` where no `<x>` is stored: a scale of an activation, or of the only weight
-        stored = [s for s in stored if fits(s, t)]
-    if len(stored) == 1:
-        return stored[0], False
-    fitting = [s for s in stored if fits(s, t)]
-    return (fitting[0], False) if fitting else (None, False)
+    if len(stored) > 1:
+        stored = [s for s in stored if fits(s, t)]  # the one weight of several its shape fits
+    return (stored[0], False) if len(stored) == 1 else (None, False)
 
 
 def matrix(shape: tuple[int, ...]) -> tuple[int, int]:

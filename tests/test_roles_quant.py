@@ -265,3 +265,24 @@ def test_awq_and_compressed_tensors_packing(tmp_path):
     assert ckpt.facts["quantisation"].startswith("compressed-tensors packed integers")
     assert any("multiply by 8" in w for w in ckpt.warnings), ckpt.warnings
     assert not scheme_for(ckpt, ckpt.tensor("l.weight_packed")).supported
+
+
+def test_activation_scales_are_not_taken_for_a_weights_scale(tmp_path):
+    """A flat ONNX-style namespace: `x_scale` of an activation beside one int8 weight is not that
+    weight's scale; the weight's own `<w>_scale` is."""
+    stored, scale = quantise_rows(torch.randn(8, 16, generator=torch.Generator().manual_seed(3)))
+    save_file(
+        {
+            "MatMul_W_quantized": stored,
+            "MatMul_W_scale": scale,
+            "x_scale": torch.tensor(0.5),
+            "logit_scale": torch.tensor(4.6),  # CLIP's learned temperature: a parameter
+        },
+        str(tmp_path / "flat.safetensors"),
+    )
+    ckpt = open_checkpoint(tmp_path / "flat.safetensors")
+    scheme = scheme_for(ckpt, ckpt.tensor("MatMul_W_quantized"))
+    assert scheme.scale.name == "MatMul_W_scale" and scheme.supported
+    assert ckpt.tensor("MatMul_W_scale").role == "quant"
+    assert ckpt.tensor("logit_scale").is_parameter
+    assert ckpt.totals.params == 8 * 16 + 2
