@@ -51,7 +51,7 @@ from core.decode import decode, is_counted, pattern_values, storage_dtype
 from core.decode import is_supported as dtype_supported
 from core.dtypes import DTYPES
 from core.errors import Cancelled, CheckpointError
-from core.model import Checkpoint, DataSource, TensorInfo
+from core.model import NOT_PARAMETERS, Checkpoint, DataSource, TensorInfo
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
@@ -1385,7 +1385,7 @@ def module_tensors(
     """Tensors under module `prefix` ("" = the model's own) of the given kinds, ties counted once.
 
     `kinds` holds TensorInfo kinds ("weight", "bias", "other") for parameters and optimizer state,
-    and "buffer" for buffers.
+    "buffer" for buffers and "quant" for quantisation metadata (scales, zero points).
     """
     chosen = []
     for t in checkpoint.tensors:
@@ -1396,8 +1396,8 @@ def module_tensors(
                 continue
         elif t.section != "model":
             continue
-        is_buffer = t.role == "buffer"
-        if (is_buffer and "buffer" in kinds) or (not is_buffer and t.kind in kinds):
+        apart = t.role if t.role in NOT_PARAMETERS else ""  # buffers, quantisation metadata
+        if (apart and apart in kinds) or (not apart and t.kind in kinds):
             chosen.append(t)
     return chosen
 
@@ -1533,7 +1533,7 @@ def depth_members(checkpoint: Checkpoint, pattern: str) -> list[tuple[int, str, 
             groups[int(match.group(1))] = (t.name, [t])
     if not groups:
         for t in checkpoint.tensors:
-            if t.source is None or t.tied_to is not None or t.role == "buffer":
+            if t.source is None or t.tied_to is not None or t.role in NOT_PARAMETERS:
                 continue
             match = regex.match(t.name)
             if match and t.name[match.end() :].startswith("."):

@@ -56,6 +56,7 @@ COLUMNS = (
     "Biases",
     "Other",
     "Buffers",
+    "Quant",
     "Parameters",
     "% of model",
     "Bytes",
@@ -72,6 +73,7 @@ COLUMNS = (
     BIASES,
     OTHER,
     BUFFERS,
+    QUANT,
     PARAMS,
     PERCENT,
     BYTES,
@@ -79,7 +81,7 @@ COLUMNS = (
     ZEROS,
     HEALTH,
 ) = range(len(COLUMNS))
-NUMERIC = {WEIGHTS, BIASES, OTHER, BUFFERS, PARAMS, PERCENT, BYTES, STATE}  # element counts
+NUMERIC = {WEIGHTS, BIASES, OTHER, BUFFERS, QUANT, PARAMS, PERCENT, BYTES, STATE}  # element counts
 RIGHT = NUMERIC | {ZEROS}
 HEADER_TIPS = {
     NAME: "Module or tensor name; numbered blocks are grouped (layers ×80)",
@@ -88,6 +90,8 @@ HEADER_TIPS = {
     BIASES: "Elements of bias tensors",
     OTHER: "Parameter elements that are neither weights nor biases",
     BUFFERS: "Elements of buffers (running statistics, position ids …): not parameters",
+    QUANT: "Elements of quantisation metadata (scales, zero points of integer weights): "
+    "not parameters",
     PARAMS: "Parameters: weights + biases + other (tied tensors counted once)",
     PERCENT: "Share of the model's parameters",
     BYTES: "Bytes as stored in the file",
@@ -108,6 +112,7 @@ ROLE_CATEGORY = {
     "embedding": "embeddings",
     "norm": "norm scales",
     "buffer": "buffers",
+    "quant": "quantisation",
     "linear": "weights",
     "conv": "weights",
 }
@@ -229,7 +234,7 @@ def _blocks_note(node: ModuleNode) -> str:
 
 def _section(node: ModuleNode) -> str:
     """'optimizer'/'copy'/'training' when everything under the node is that kind of state."""
-    if node.params or node.buffer or not node.state:
+    if node.params or node.buffer or node.quant or not node.state:
         return ""
     first = next(_first_tensors(node), None)
     return first.section if first is not None and first.section != "model" else ""
@@ -492,6 +497,7 @@ class LayerTreeModel(QAbstractItemModel):
                 BIASES: n.bias,
                 OTHER: n.other,
                 BUFFERS: n.buffer,
+                QUANT: n.quant,
                 PARAMS: params,
                 PERCENT: params,
                 BYTES: n.nbytes,
@@ -506,6 +512,8 @@ class LayerTreeModel(QAbstractItemModel):
             numbers[PARAMS] = numbers[PERCENT] = t.numel
         elif t.is_buffer:
             numbers[BUFFERS] = t.numel
+        elif t.is_quant_state:
+            numbers[QUANT] = t.numel
         else:
             numbers[STATE] = t.numel
         return numbers
@@ -937,6 +945,7 @@ class LayerTree(QWidget):
         empty = {
             OTHER: not (totals and totals.counts.get("other")),
             BUFFERS: not (totals and totals.buffers),
+            QUANT: not (totals and totals.quant_state),
             STATE: not (
                 totals and (totals.optimizer_state or totals.copies or totals.training_state)
             ),

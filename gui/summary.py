@@ -1,7 +1,7 @@
 """The summary above a checkpoint's layer tree: what is in the file, at a glance.
 
-Parameters with their split into weights, biases, norm scales, embeddings and buffers (a stacked
-bar in the category colours), bytes as stored, memory at common precisions and for Adam training,
+Parameters with their split into weights, biases, norm scales, embeddings, quantisation metadata
+(scales and zero points) and buffers (a stacked bar in the category colours), bytes as stored, memory at common precisions and for Adam training,
 files, metadata and warnings. Every number is short on screen and exact in its tooltip.
 """
 
@@ -127,6 +127,8 @@ class SummaryView(QWidget):
         parts.append(f"{units.size(totals.param_bytes)} of weights")
         if totals.buffers:
             parts.append(f"{units.count(totals.buffers)} buffer elements")
+        if totals.quant_state:
+            parts.append(f"{units.count(totals.quant_state)} scale/zero-point elements")
         self.headline.setText(" · ".join(parts))
         self.headline.setToolTip(
             f"{units.exact(totals.params)} parameters in {units.exact(totals.tensors)} tensors\n"

@@ -59,6 +59,8 @@ _VAR_NAMES: dict[str, list[tuple[str, bool]]] = {
     "SeparableConv1D": [("depthwise_kernel", True), ("pointwise_kernel", True), ("bias", False)],
     "SeparableConv2D": [("depthwise_kernel", True), ("pointwise_kernel", True), ("bias", False)],
     "Embedding": [("embeddings", True)],
+    # LSTM/GRU/SimpleRNN (and ConvLSTM) cells: the same three, in the order `build` makes them
+    "RNNCell": [("kernel", True), ("recurrent_kernel", True), ("bias", False)],
     "LayerNormalization": [("gamma", False), ("beta", False)],
     "GroupNormalization": [("gamma", False), ("beta", False)],
     "BatchNormalization": [
@@ -89,6 +91,7 @@ _BY_SNAKE.update(
         "feedforward_output_dense": "Dense",
         "self_attention_layer_norm": "LayerNormalization",
         "feedforward_layer_norm": "LayerNormalization",
+        "cell": "RNNCell",  # a recurrent layer's `cell` (`layers/lstm/cell/vars/0`)
     }
 )
 
