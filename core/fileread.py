@@ -37,6 +37,7 @@ class FileChanged(CheckpointError):
 
     def __init__(self, path: str | Path, detail: str = "") -> None:
         super().__init__(path, CHANGED + (f" ({detail})" if detail else ""), CHANGED_HINT)
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
