@@ -13,14 +13,13 @@ to `general.alignment` (32 by default); the data.
 
 from __future__ import annotations
 
-import mmap
 import re
-import struct
 from pathlib import Path
 from typing import Any
 
 from core.dtypes import DTYPES, GGML_BLOCK_TYPES, GGML_PLAIN_TYPES
 from core.errors import CheckpointError
+from core.fileread import FileBytes
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult
 from core.units import exact, percent, size
@@ -80,9 +79,10 @@ class GGUFReader:
 
 def _read_file(path: Path) -> ReadResult:
     try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        # read, never mapped: a file cut short under a map kills the process (SIGBUS)
+        with FileBytes(path) as data:
             return _read(path, data)
-    except (OSError, ValueError) as error:  # ValueError: mmap of an empty file
+    except OSError as error:
         raise CheckpointError(path, f"cannot read the file ({error})") from None
 
 
@@ -118,9 +118,9 @@ def _read_split(path: Path, stem: str, count: int) -> ReadResult:
 
 
 class _Cursor:
-    """Reads typed values from the mapped file, refusing to run past its end."""
+    """Reads typed values from the file, refusing to run past its end."""
 
-    def __init__(self, path: Path, data: mmap.mmap, endian: str) -> None:
+    def __init__(self, path: Path, data: FileBytes, endian: str) -> None:
         self.path, self.data, self.endian = path, data, endian
         self.pos = 0
         self.size = len(data)
@@ -136,7 +136,7 @@ class _Cursor:
 
     def scalar(self, code: str, width: int, what: str) -> Any:
         self.need(width, what)
-        (value,) = struct.unpack_from(self.endian + code, self.data, self.pos)
+        (value,) = self.data.unpack_from(self.endian + code, self.pos)
         self.pos += width
         return value
 
@@ -183,7 +183,7 @@ class _Cursor:
             code, width = _SCALARS[item_type]
             self.need(count * width, f"the {exact(count)} items of {key}")
             kept = min(count, ARRAY_KEPT if count <= ARRAY_KEPT else ARRAY_SHOWN)
-            items = list(struct.unpack_from(f"{self.endian}{kept}{code}", self.data, self.pos))
+            items = list(self.data.unpack_from(f"{self.endian}{kept}{code}", self.pos))
             self.pos += count * width
         elif item_type == _STRING:
             # each string needs at least its 8-byte length: a cheap bound on a hostile count
@@ -207,16 +207,16 @@ class _Cursor:
         return f"[{exact(count)} {_TYPE_NAMES.get(item_type, '?')} items: {shown}, …]"
 
 
-def _read(path: Path, data: mmap.mmap) -> ReadResult:
+def _read(path: Path, data: FileBytes) -> ReadResult:
     if data[:4] != MAGIC:
         raise CheckpointError(path, "not a GGUF file (no GGUF magic)")
     if len(data) < 8:
         raise CheckpointError(path, "the file ends inside the GGUF header", "it is truncated")
-    (version,) = struct.unpack_from("<I", data, 4)
+    (version,) = data.unpack_from("<I", 4)
     endian = "<"
     if version & 0xFFFF == 0 and version:  # written on a big-endian machine
         endian = ">"
-        (version,) = struct.unpack_from(">I", data, 4)
+        (version,) = data.unpack_from(">I", 4)
     if version not in (2, 3):
         raise CheckpointError(
             path,
