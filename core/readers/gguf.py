@@ -75,7 +75,15 @@ class GGUFReader:
         split = _SPLIT.match(path.name)
         if not split or int(split["count"]) < 2:
             return _read_file(path)
-        return _read_split(path, split["stem"], int(split["count"]))
+        number, count = int(split["no"]), int(split["count"])
+        if not 1 <= number <= count:
+            result = _read_file(path)
+            result.warnings.append(
+                f"the name says shard {number} of {count}, which cannot be: "
+                f"the file is shown alone, not as part of a split model"
+            )
+            return result
+        return _read_split(path, split["stem"], count)
 
 
 def _read_file(path: Path) -> ReadResult:
