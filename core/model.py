@@ -162,6 +162,9 @@ class Checkpoint:
     warnings: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)  # format's own facts for the summary
     file_bytes: int = 0  # size of all its files on disk
+    # other copies of the same model beside it (an int8 or fp16 copy, a .bin, an ONNX export),
+    # preferred first; opened on request, never merged into this one
+    alternatives: list[Path] = field(default_factory=list)
     _by_name: dict[str, TensorInfo] = field(default_factory=dict, repr=False, compare=False)
 
     @property

@@ -12,7 +12,7 @@ from core.errors import Cancelled, CheckpointError
 from core.memory import memory_table, totals_of
 from core.model import Checkpoint
 from core.roles import classify
-from core.sniff import locate
+from core.sniff import resolve
 from core.tree import build_tree
 
 ProgressFn = Callable[[int, int], None]
@@ -36,7 +36,8 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
     path = Path(path).expanduser()
     if progress:
         progress(0, 3)
-    reader, path = locate(path)
+    located = resolve(path)
+    reader, path = located.reader, located.path
     try:
         # the reader's long loops poll the caller's progress callback, which raises Cancelled
         with interrupt.checking((lambda: progress(0, 3)) if progress else None):
@@ -75,6 +76,7 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
         warnings=result.warnings,
         facts=result.facts,
         file_bytes=sum(_size(f) for f in result.files),
+        alternatives=list(located.alternatives),
     )
     checkpoint.hyperparams = _discover_hyperparams(checkpoint, result.hyperparams)
     describe_adapters(checkpoint)  # LoRA rank/alpha/share, quantisation scheme: facts only

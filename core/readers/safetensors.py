@@ -8,6 +8,7 @@ safetensors library's own Rust reader does; tensor data stays on disk until stat
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from core.units import exact
 
 MAX_HEADER = 100_000_000  # the safetensors library refuses larger headers too
 INDEX_SUFFIX = ".safetensors.index.json"
+_SHARD_NAME = re.compile(r"^(?P<stem>.+)-(?P<no>\d+)-of-(?P<count>\d+)\.safetensors$")
 
 
 def _header_length(head: bytes) -> int:
@@ -67,7 +69,19 @@ def _folder_index(folder: Path) -> Path | None:
 
 
 def _folder_shards(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.safetensors") if p.is_file())
+    """The files that make the folder's model: its one .safetensors file, or the parts named
+    `<name>-0000N-of-0000M.safetensors`; several other files are different models or copies of
+    one (`core.alternatives`), never shards of one."""
+    files = sorted(p for p in folder.glob("*.safetensors") if p.is_file())
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for file in files:
+        part = _SHARD_NAME.match(file.name)
+        if part:
+            groups.setdefault((part["stem"], part["count"]), []).append(file)
+    if groups:
+        # the largest set of parts (a stray part of another split is not merged into it)
+        return max(groups.values(), key=len)
+    return files if len(files) == 1 else []
 
 
 def read_header(file: Path) -> tuple[dict[str, Any], int, int]:
