@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from core import alternatives
+from core import alternatives, foreign
 from core.errors import CheckpointError
 from core.readers.base import Reader
 
@@ -115,6 +115,9 @@ def resolve(path: Path) -> Located:
     head = read_head(path)
     if not path.is_dir() and not head:
         raise CheckpointError(path, "the file is empty")
+    known = foreign.identify(path, head)
+    if known is not None and known.first:  # a SavedModel's protobuf would pass for ONNX
+        raise known.error(path)
     if path.is_dir():
         chosen = _folder_choice(path)
         if chosen is not None:
@@ -124,12 +127,10 @@ def resolve(path: Path) -> Located:
             return Located(reader, path)
     if path.is_dir():
         return _single_model_file(path)
+    if known is not None:
+        raise known.error(path)
     named = f"its name ends in {path.suffix} but " if path.suffix in KNOWN_SUFFIXES else ""
-    raise CheckpointError(
-        path,
-        "not a checkpoint ParamScope can read",
-        f"{named}its first bytes {head[:8]!r} match no known format",
-    )
+    raise foreign.describe_unknown(path, head, named)
 
 
 def _reader_of(file: Path) -> Reader | None:
@@ -180,6 +181,15 @@ def _single_model_file(folder: Path) -> Located:
     if len(found) == 1:
         return Located(*found[0])
     if not found:
+        others = _foreign_files(folder)
+        if others:
+            shown = ", ".join(others[:4]) + (" …" if len(others) > 4 else "")
+            raise CheckpointError(
+                folder,
+                f"the folder holds no checkpoint ParamScope can read, only {shown}: "
+                f"{'a format' if len(others) == 1 else 'formats'} it cannot read yet",
+                foreign.OPENS,
+            )
         raise CheckpointError(
             folder,
             "the folder holds no checkpoint ParamScope can read",
@@ -189,6 +199,21 @@ def _single_model_file(folder: Path) -> Located:
     raise CheckpointError(
         folder, f"the folder holds {len(found)} different model files", f"open one of {names}"
     )
+
+
+def _foreign_files(folder: Path) -> list[str]:
+    """The files of formats ParamScope knows of but does not read, each named with its format:
+    "model.tflite (a TensorFlow Lite model)"."""
+    named = []
+    for file in _folder_candidates(folder):
+        try:
+            known = foreign.identify(file, read_head(file))
+        except CheckpointError:
+            continue
+        if known is not None:
+            looks = "" if known.by_content else "looks like "
+            named.append(f"{file.name} ({looks}{known.format})")
+    return named
 
 
 def _folder_candidates(folder: Path) -> list[Path]:
