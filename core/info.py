@@ -48,6 +48,8 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
                 "role": t.role,
                 "section": t.section,
                 **({"tied_to": t.tied_to} if t.tied_to else {}),
+                **({"data": t.truncated} if t.truncated else {}),
+                **({"ggml_shape": list(stored)} if (stored := stored_shape(checkpoint, t)) else {}),
             }
             for t in checkpoint.tensors
         ],
@@ -57,6 +59,14 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "facts": checkpoint.facts,
         "warnings": list(checkpoint.warnings),
     }
+
+
+def stored_shape(checkpoint: Checkpoint, t: TensorInfo) -> tuple[int, ...] | None:
+    """The shape in the file's own order where it differs from the PyTorch order shown: GGUF
+    lists ggml's fastest-varying dimension first. None for formats that store PyTorch's order."""
+    if checkpoint.format == "gguf":
+        return tuple(reversed(t.shape))
+    return None
 
 
 def _node_json(node: ModuleNode) -> dict[str, Any]:

@@ -53,6 +53,9 @@ class TensorInfo:
     section: Section = "model"
     tied_to: str | None = None  # same storage and view as this earlier tensor: counted once
     device: str = ""
+    # a file cut short: "partial" (the file ends inside its data) or "missing" (its data lies past
+    # the end); such a tensor has no source, and statistics say why (core.readers.truncation)
+    truncated: str = ""
 
     @property
     def is_parameter(self) -> bool:

@@ -811,6 +811,13 @@ def _key(t: TensorInfo) -> tuple:
 def _readable(t: TensorInfo):  # -> DataSource
     source = t.source
     if source is None:
+        if t.truncated:  # a file cut short (core.readers.truncation): say so, compute nothing
+            what = (
+                "the file ends inside its data: statistics of part of a tensor are not given"
+                if t.truncated == "partial"
+                else "its data lies past the end of the file"
+            )
+            raise CheckpointError(t.name, what, "the file is truncated")
         raise CheckpointError(
             t.name,
             "the data of this tensor cannot be read",

@@ -83,7 +83,11 @@ def run(args: argparse.Namespace) -> int:
         if args.all:
             readable, unreadable = [], []
             for t in checkpoint.tensors:
-                if t.source is None:
+                if t.truncated == "missing":
+                    why = "its data lies past the end of the truncated file"
+                elif t.truncated == "partial":
+                    why = "the truncated file ends inside its data"
+                elif t.source is None:
                     why = "its data cannot be read"
                 elif not engine.statistics_possible(t):
                     why = f"statistics of {t.source.encoding or t.dtype} are not supported yet"
