@@ -147,8 +147,7 @@ def _folder_choice(folder: Path) -> Located | None:
     """What a folder opens as, judged by the content of its files, not their names alone.
 
     Copies of one model (not shards): the preferred copy, naming the others. One model file among
-    files no reader claims (a stray `.bin` that is not a pickle): that file, unless its reader
-    reads the folder as a whole (a Hugging Face folder). None when an index or shard names say the
+    files no reader claims (a stray `.bin` that is not a pickle): that file. None when an index or shard names say the
     files belong together, or the files are different models: the readers decide as before.
     """
     if any(folder.glob("*.index.json")):
@@ -162,7 +161,11 @@ def _folder_choice(folder: Path) -> Located | None:
     models = [(reader, f) for f in files if (reader := _reader_of(f)) is not None]
     if len(models) == 1 and models[0][1].parent == folder:
         reader, file = models[0]
-        return Located(reader, folder if matches(reader, folder, b"") else file)
+        # the safetensors reader reads a folder by its content (one file, or named shards), so a
+        # Hugging Face folder stays the path shown; the pickle reader takes every .bin and .pt
+        # in it by name, stray ones included, so it gets the one file that is a model
+        whole = reader.format == "safetensors" and matches(reader, folder, b"")
+        return Located(reader, folder if whole else file)
     if len(models) < 2 or len({alternatives.family(f.name) for _, f in models}) != 1:
         return None
     models.sort(

@@ -46,3 +46,14 @@ def test_a_gguf_named_like_an_out_of_range_split_says_so(tmp_path: Path):
     assert checkpoint.files == [odd]
     (warning,) = [w for w in checkpoint.warnings if "shard" in w]
     assert "5" in warning and "3" in warning and "alone" in warning
+
+
+def test_the_crafted_file_beside_a_pytorch_bin_does_not_stop_the_folder_opening(tmp_path: Path):
+    import torch
+
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    torch.save({"w": torch.ones(3, 2)}, folder / "pytorch_model.bin")
+    (folder / "aaa.bin").write_bytes(CRAFTED)
+    checkpoint = open_checkpoint(folder)
+    assert checkpoint.format == "pytorch" and checkpoint.totals.params == 6
