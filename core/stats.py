@@ -811,13 +811,10 @@ def _key(t: TensorInfo) -> tuple:
 def _readable(t: TensorInfo):  # -> DataSource
     source = t.source
     if source is None:
-        if t.truncated:  # a file cut short (core.readers.truncation): say so, compute nothing
-            what = (
-                "the file ends inside its data: statistics of part of a tensor are not given"
-                if t.truncated == "partial"
-                else "its data lies past the end of the file"
-            )
-            raise CheckpointError(t.name, what, "the file is truncated")
+        if t.truncated:  # a file cut short: say so, compute nothing
+            from core.readers.truncation import REASONS
+
+            raise CheckpointError(t.name, REASONS[t.truncated])
         raise CheckpointError(
             t.name,
             "the data of this tensor cannot be read",

@@ -11,6 +11,12 @@ from core.units import exact, size
 
 PARTIAL, MISSING = "partial", "missing"
 NAMES_SHOWN = 5
+# why such a tensor has no statistics: a partial one is refused rather than summarised from the
+# bytes that are there, which would show numbers of a different tensor without a word
+REASONS = {
+    PARTIAL: "the truncated file ends inside its data: statistics of part of a tensor are not given",
+    MISSING: "its data lies past the end of the truncated file",
+}
 
 
 def cut(begin: int, end: int, file_size: int) -> str:
