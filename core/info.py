@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core import units
@@ -24,6 +25,7 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "path": str(checkpoint.path),
         "format": checkpoint.format,
         "files": [str(f) for f in checkpoint.files],
+        "alternatives": [str(f) for f in checkpoint.alternatives],
         "file_bytes": checkpoint.file_bytes,
         "total_params": totals.params,
         "total_buffers": totals.buffers,
@@ -47,6 +49,8 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
                 "role": t.role,
                 "section": t.section,
                 **({"tied_to": t.tied_to} if t.tied_to else {}),
+                **({"data": t.truncated} if t.truncated else {}),
+                **({"ggml_shape": list(stored)} if (stored := stored_shape(checkpoint, t)) else {}),
             }
             for t in checkpoint.tensors
         ],
@@ -56,6 +60,14 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "facts": checkpoint.facts,
         "warnings": list(checkpoint.warnings),
     }
+
+
+def stored_shape(checkpoint: Checkpoint, t: TensorInfo) -> tuple[int, ...] | None:
+    """The shape in the file's own order where it differs from the PyTorch order shown: GGUF
+    lists ggml's fastest-varying dimension first. None for formats that store PyTorch's order."""
+    if checkpoint.format == "gguf":
+        return tuple(reversed(t.shape))
+    return None
 
 
 def _node_json(node: ModuleNode) -> dict[str, Any]:
@@ -124,11 +136,24 @@ def info_text(checkpoint: Checkpoint, depth: int = 3) -> str:
         lines.append(f"  meta        {key}: {text if len(text) < 90 else text[:87] + '…'}")
     for source, values in checkpoint.hyperparams.items():
         lines.append(f"  hparams     {source}: {len(values)} keys")
+    if checkpoint.alternatives:
+        lines.append(
+            "  note        the folder also holds alternative copies of this model, not opened: "
+            + ", ".join(_beside(checkpoint, f) for f in checkpoint.alternatives)
+        )
     for warning in checkpoint.warnings:
         lines.append(f"  warning     {warning}")
     lines.append("")
     lines.extend(_tree_table(checkpoint, depth))
     return "\n".join(lines) + "\n"
+
+
+def _beside(checkpoint: Checkpoint, file: Path) -> str:
+    """An alternative's name relative to the opened file's folder (`onnx/model.onnx`)."""
+    try:
+        return file.relative_to(checkpoint.path.parent).as_posix()
+    except ValueError:
+        return str(file)
 
 
 _HEADER = (

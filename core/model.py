@@ -73,6 +73,9 @@ class TensorInfo:
     # (kind, role) the file's own structure states (ONNX: the operator that consumes the tensor);
     # core.roles.classify takes it over what the name suggests (a float buffer by name stays one)
     role_hint: tuple[Kind, Role] | None = None
+    # a file cut short: "partial" (the file ends inside its data) or "missing" (its data lies past
+    # the end); such a tensor has no source, and statistics say why (core.readers.truncation)
+    truncated: str = ""
 
     @property
     def is_parameter(self) -> bool:
@@ -191,6 +194,9 @@ class Checkpoint:
     warnings: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)  # format's own facts for the summary
     file_bytes: int = 0  # size of all its files on disk
+    # other copies of the same model beside it (an int8 or fp16 copy, a .bin, an ONNX export),
+    # preferred first; opened on request, never merged into this one
+    alternatives: list[Path] = field(default_factory=list)
     _by_name: dict[str, TensorInfo] = field(default_factory=dict, repr=False, compare=False)
 
     @property

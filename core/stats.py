@@ -887,6 +887,10 @@ def _version(key: tuple) -> Version:
 def _readable(t: TensorInfo):  # -> DataSource
     source = t.source
     if source is None:
+        if t.truncated:  # a file cut short: say so, compute nothing
+            from core.readers.truncation import REASONS
+
+            raise CheckpointError(t.name, REASONS[t.truncated])
         raise CheckpointError(
             t.name,
             "the data of this tensor cannot be read",

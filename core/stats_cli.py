@@ -23,6 +23,7 @@ from core import stats as engine
 from core import units
 from core.effective import Scheme, effective_stats, scheme_for
 from core.errors import CheckpointError
+from core.readers.truncation import REASONS
 
 _SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -83,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
         if args.all:
             readable, unreadable = [], []
             for t in checkpoint.tensors:
-                if t.source is None:
+                if t.truncated:
+                    why = REASONS[t.truncated]
+                elif t.source is None:
                     why = "its data cannot be read"
                 elif not engine.statistics_possible(t):
                     why = f"statistics of {t.source.encoding or t.dtype} are not supported yet"
@@ -132,6 +135,12 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             tensors = [t for t in (checkpoint.tensor(n) for n in args.tensor) if t]
             for t in tensors:
+                if t.truncated:
+                    print(
+                        f"paramscope: {checkpoint.name}: {t.name}: {REASONS[t.truncated]}",
+                        file=sys.stderr,
+                    )
+                    return 2
                 if t.source is None:  # say why, with the file's own words if it has any
                     why = next((w for w in checkpoint.warnings if t.name in w), "")
                     print(

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from core import units
 from core.health_report import HealthReport, NodeHealth
+from core.info import stored_shape
 from core.model import Checkpoint, ModuleNode, TensorInfo
 from core.stats import FLAGS, TensorStats
 from core.tree import WIDE, group_size, grouped, level_entries, natural_key
@@ -650,7 +651,14 @@ class LayerTreeModel(QAbstractItemModel):
                     lines.append(
                         f"{SECTION_LABELS.get(t.section, t.section)} state, not a parameter"
                     )
-                if t.source is None:
+                stored = stored_shape(self.checkpoint, t) if self.checkpoint else None
+                if stored is not None:
+                    lines.append(f"in the file (ggml order, fastest dimension first): {stored}")
+                if t.truncated == "partial":
+                    lines.append("partial: the file is truncated inside its data")
+                elif t.truncated == "missing":
+                    lines.append("missing: its data lies past the end of the truncated file")
+                elif t.source is None:
                     lines.append("its data cannot be read from the file")
                 flags = self._flags_of(item)
                 if flags:

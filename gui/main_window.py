@@ -90,6 +90,7 @@ class CheckpointTab(QWidget):
     """A checkpoint: loading placeholder first, then summary over layer tree."""
 
     selectionChanged = Signal(list)
+    openRequested = Signal(str)  # another file to open in a tab (an alternative copy, clicked)
 
     def __init__(self, path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -118,6 +119,7 @@ class CheckpointTab(QWidget):
         self.job = None
         self.loading.hide()
         self.summary = SummaryView(checkpoint)
+        self.summary.openRequested.connect(self.openRequested)
         self.health = HealthLine(checkpoint)
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
@@ -541,6 +543,7 @@ class MainWindow(QMainWindow):
                 return tab
         tab = CheckpointTab(path)
         tab.reload_bar.reloadRequested.connect(lambda t=tab: self.reload_tab(t))
+        tab.openRequested.connect(self.open_path)
         # listed in the order asked for (opens end in any order); taken off again if it fails
         self.settings.add_recent(path)
         index = self.tabs.addTab(tab, path.name)

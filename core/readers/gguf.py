@@ -22,7 +22,8 @@ from core.errors import CheckpointError
 from core.fileread import FileBytes
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult
-from core.units import exact, percent, size
+from core.readers.truncation import Cuts
+from core.units import exact, percent
 
 MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -74,7 +75,15 @@ class GGUFReader:
         split = _SPLIT.match(path.name)
         if not split or int(split["count"]) < 2:
             return _read_file(path)
-        return _read_split(path, split["stem"], int(split["count"]))
+        number, count = int(split["no"]), int(split["count"])
+        if not 1 <= number <= count:
+            result = _read_file(path)
+            result.warnings.append(
+                f"the name says shard {number} of {count}, which cannot be: "
+                f"the file is shown alone, not as part of a split model"
+            )
+            return result
+        return _read_split(path, split["stem"], count)
 
 
 def _read_file(path: Path) -> ReadResult:
@@ -271,8 +280,7 @@ def _add_tensors(
     file_size: int,
     big_endian: bool,
 ) -> None:
-    beyond: list[str] = []
-    reach = 0
+    cuts = Cuts(file_size)
     unknown: dict[int, int] = {}
     spans: list[tuple[int, int, str]] = []
     for name, dims, ggml_type, offset in entries:
@@ -299,19 +307,18 @@ def _add_tensors(
         end = begin + nbytes
         spans.append((begin, end, name))
         source = None
-        if end > file_size:
-            beyond.append(name)
-            reach = max(reach, end)
-        elif not big_endian:
+        state = cuts.add(name, begin, end)
+        if not state and not big_endian:
             source = DataSource(file=path, offset=begin, nbytes=nbytes, encoding=encoding)
         result.tensors.append(
             TensorInfo(
                 name=name,
-                shape=tuple(reversed(dims)),  # GGUF lists the fastest dimension first
+                shape=ggml_shape(dims),
                 dtype=dtype,
                 numel=numel,
                 nbytes=nbytes,
                 source=source,
+                truncated=state,
             )
         )
     _check_overlaps(path, spans)
@@ -321,13 +328,16 @@ def _add_tensors(
         )
     if big_endian:
         result.warnings.append("big-endian GGUF: tensors are listed, statistics are not available")
-    if beyond:
-        names = ", ".join(beyond[:5]) + (f" and {len(beyond) - 5} more" if len(beyond) > 5 else "")
-        result.warnings.append(
-            f"the file is truncated: {len(beyond)} of {len(entries)} tensors lie beyond its end "
-            f"({names}); {exact(reach - file_size)} bytes ({size(reach - file_size)}) are missing"
-        )
-        result.facts["truncated"] = f"{exact(reach - file_size)} bytes missing"
+    warning = cuts.warning(len(result.tensors))
+    if warning:
+        result.warnings.append(warning)
+        result.facts["truncated"] = cuts.fact()
+
+
+def ggml_shape(dims: tuple[int, ...]) -> tuple[int, ...]:
+    """GGUF lists the fastest-varying dimension first (ggml's order); we show PyTorch's order,
+    slowest first. The same reversal turns it back (`core.info.stored_shape`)."""
+    return tuple(reversed(dims))
 
 
 def _check_overlaps(path: Path, spans: list[tuple[int, int, str]]) -> None:
