@@ -385,6 +385,7 @@ class _Unit:
     encoding: str = ""  # a GGML block type: chunks are dequantised float32 values
     shift: int = 0  # for "digits": which 16 bits of the order key to count
     prefixes: tuple[int, ...] = ()  # for "digits": only keys whose higher bits are one of these
+    repeat: int = 1  # how often each value read stands in the tensor (its stride-0 axes)
 
 
 def _read_exact(handle: Any, view: memoryview, file: str) -> None:
@@ -492,6 +493,12 @@ def _strided_chunks(
     shape = tuple(unit.shape[axis] for axis in order)
     strides = tuple(unit.strides[axis] for axis in order)
     with open(unit.file, "rb") as handle:
+        if os.fstat(handle.fileno()).st_size < unit.offset + unit.nbytes:
+            raise CheckpointError(
+                unit.file,
+                "the file ends inside a tensor's data",
+                "it is truncated or still being written",
+            )
         mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     try:
         span = np.frombuffer(mapped, raw, count=unit.nbytes // raw.itemsize, offset=unit.offset)
@@ -547,10 +554,37 @@ def _run_unit(
     advance: Callable[[int], None] | None = None,
 ) -> Any:
     """Do one unit: pattern counts (`_Counted`), `_Moments`, or histogram counts (ndarray)."""
+    result = _unit_result(unit, cancelled, advance)
+    return result if unit.repeat == 1 else _repeated(result, unit.repeat)
+
+
+def _repeated(result: Any, times: int) -> Any:
+    """A unit's result as if each value read had been read `times` times: exact for counts,
+    moments (the mean, min and max stay, m2 and the sums scale) and so every statistic."""
+    if isinstance(result, _Counted):
+        return replace(result, counts=result.counts * times)
+    if isinstance(result, _Moments):
+        return replace(
+            result,
+            numel=result.numel * times,
+            nan=result.nan * times,
+            inf=result.inf * times,
+            zeros=result.zeros * times,
+            finite=result.finite * times,
+            m2=result.m2 * times,
+            abs_sum=result.abs_sum * times,
+        )
+    return result * times  # histogram or digit counts
+
+
+def _unit_result(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Any:
     if unit.mode == "count":
         bits = DTYPES[unit.dtype].bits
         unsigned = np.uint16 if bits == 16 else np.uint8
-        if unit.nbytes * 8 // bits <= _SMALL_COUNT:
+        elements = math.prod(unit.shape) if unit.shape is not None else unit.nbytes * 8 // bits
+        if elements <= _SMALL_COUNT:
             # copies: a chunk's buffer is reused for the next one
             parts = [chunk.view(unsigned).copy() for chunk in _chunks(unit, cancelled, advance)]
             seen = np.concatenate(parts) if parts else np.zeros(0, unsigned)
@@ -880,6 +914,7 @@ def _units_of(t: TensorInfo, mode: str, chunk_bytes: int, **extra: Any) -> list[
             )
         ]
     if source.strides is not None:
+        shape, strides, repeat = _distinct_view(t, source)
         return [
             _Unit(
                 str(source.file),
@@ -887,9 +922,10 @@ def _units_of(t: TensorInfo, mode: str, chunk_bytes: int, **extra: Any) -> list[
                 source.nbytes,
                 t.dtype,
                 mode,
-                shape=t.shape,
-                strides=source.strides,
+                shape=shape,
+                strides=strides,
                 chunk_bytes=chunk_bytes,
+                repeat=repeat,
                 **extra,
             )
         ]
@@ -910,6 +946,40 @@ def _units_of(t: TensorInfo, mode: str, chunk_bytes: int, **extra: Any) -> list[
     ]
 
 
+REPEAT_LIMIT = 1 << 28  # most elements read from a view that reads its stored values many times
+
+
+def _distinct_view(
+    t: TensorInfo, source: DataSource
+) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(shape, strides, repeat) of a strided view without its stride-0 axes.
+
+    A stride-0 axis (torch's expand, a broadcast) shows the same values again and again, so the
+    statistics of the view without it, each value counted `repeat` times, are exactly the
+    tensor's — a (2**40,) view of one stored value is one value read, not 10**12. A view whose
+    other strides overlap (unfold, as_strided) reads stored values several times too; past
+    REPEAT_LIMIT elements it is refused rather than iterated for hours.
+    """
+    assert source.strides is not None
+    shape, strides, repeat = [], [], 1
+    for size, stride in zip(t.shape, source.strides, strict=True):
+        if stride == 0:
+            repeat *= size
+        else:
+            shape.append(size)
+            strides.append(stride)
+    elements = math.prod(shape)
+    stored = source.nbytes // storage_dtype(t.dtype).itemsize
+    if t.numel >= 1 << 62 or (elements > stored and elements > REPEAT_LIMIT):
+        raise CheckpointError(
+            source.file,
+            f"{t.name}: its view shows {t.numel:,} elements of {stored:,} stored values "
+            "(overlapping strides)",
+            "statistics of such a view are not computed",
+        )
+    return (tuple(shape), tuple(strides), repeat) if shape else ((1,), (1,), repeat)
+
+
 def _check_size(t: TensorInfo) -> None:
     source = _readable(t)
     end = source.offset + source.nbytes
@@ -928,7 +998,10 @@ def _pass_bytes(t: TensorInfo) -> int:
         return 0
     if t.source.encoding:
         return t.source.nbytes
-    return t.numel * storage_dtype(t.dtype).itemsize
+    itemsize = storage_dtype(t.dtype).itemsize
+    if t.source.strides is not None and 0 in t.source.strides:
+        return math.prod(s for s, k in zip(t.shape, t.source.strides, strict=True) if k) * itemsize
+    return t.numel * itemsize
 
 
 Visit = Callable[[TensorInfo, tuple, _Summary], None]
@@ -1635,6 +1708,13 @@ def heatmap(
             source.file, f"{t.name}: a heatmap needs a tensor of 2 or more dimensions"
         )
     _check_size(t)
+    if source.strides is not None and 0 in source.strides and t.numel > REPEAT_LIMIT:
+        raise CheckpointError(
+            source.file,
+            f"{t.name}: a heatmap of {t.numel:,} elements that repeat "
+            f"{source.nbytes // storage_dtype(t.dtype).itemsize:,} stored values is not drawn",
+            "its statistics show its values",
+        )
     cache_key = (_key(t), max_rows, max_cols, rule)
     cached = _cached(_results, cache_key)
     if cached is not None:
