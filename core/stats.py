@@ -37,6 +37,7 @@ import os
 import queue
 import re
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
@@ -823,11 +824,16 @@ def clear_cache() -> None:
         _summary_bytes = 0
 
 
-def _key(t: TensorInfo) -> tuple:
-    """Identity of a tensor's data: where it lies, how it is viewed, and the file's version."""
+def _key(t: TensorInfo, files: dict[Path, os.stat_result] | None = None) -> tuple:
+    """Identity of a tensor's data: where it lies, how it is viewed, and the file's version.
+    `files` keeps each file's status for a request over many tensors (one stat per file)."""
     source = _readable(t)
+    status = files.get(source.file) if files is not None else None
     try:
-        status = os.stat(source.file)
+        if status is None:
+            status = os.stat(source.file)
+            if files is not None:
+                files[source.file] = status
     except OSError as error:
         raise CheckpointError(source.file, f"cannot read the file ({error.strerror})") from None
     return (
@@ -1390,14 +1396,26 @@ def many_stats(
     value_range: tuple[float, float] | None = None,
     workers: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
-) -> list[TensorStats]:
+) -> StatsList:
     """Statistics of each tensor on its own, reading them all in (at most) two parallel batches.
 
     Each histogram spans its tensor's [min, max], or `value_range` for all (to overlay them).
     With bins=0 there is no histogram, and wide types are read once instead of twice.
+    Names that view the same data share its work and its result: memory grows with the distinct
+    views, not the names (a million names of one storage cost an index entry each).
     """
+    files: dict[Path, os.stat_result] = {}
+    distinct: dict[tuple, int] = {}  # key → index into `unique`
+    unique: list[TensorInfo] = []
+    which = array("L")  # each tensor's index into `unique`
+    for t in tensors:
+        key = _key(t, files)
+        index = distinct.setdefault(key, len(unique))
+        if index == len(unique):
+            unique.append(t)
+        which.append(index)
     ctx = _Context(
-        _Tracker(_planned_bytes(tensors, bins), progress), cancelled, workers, chunk_bytes
+        _Tracker(_planned_bytes(unique, bins), progress), cancelled, workers, chunk_bytes
     )
     by_key: dict[tuple, TensorStats] = {}
     wide: list[tuple[TensorInfo, tuple, _Summary]] = []
@@ -1410,24 +1428,47 @@ def many_stats(
         alone.add(t, key, summary)
         by_key[key] = alone.finish(t.name, bins, value_range, ctx)
 
-    _summaries_for(tensors, ctx, visit)
+    _summaries_for(unique, ctx, visit)
     ranges = [_histogram_range(summary.moments, value_range) for _, _, summary in wide]
     histograms = _histograms_for([(t, key) for t, key, _ in wide], bins, ranges, ctx)
     for (t, key, summary), counts in zip(wide, histograms, strict=True):
         alone = _Accumulator()
         alone.add(t, key, summary)
         by_key[key] = alone.finish(t.name, bins, value_range, ctx, wide_counts=counts)
-    results = []
-    for t in tensors:
-        key = _key(t)
-        result = by_key[key]
-        if result.name != t.name:  # another name for the same data (a tied tensor)
-            result = replace(result, name=t.name, shape=tuple(t.shape))
-        _remember(_results, (t.name, (key,), bins, value_range), result)
-        results.append(result)
+    if len(by_key) < len(distinct):  # a key changed: the file was rewritten meanwhile
+        changed = next(key for key in distinct if key not in by_key)
+        raise CheckpointError(changed[0], "the file changed while it was read", "reload it")
+    results = StatsList(tensors, [by_key[key] for key in distinct], which)
+    keys = list(distinct)
+    # the cache keeps the last _RESULTS_KEPT results: remembering only those leaves it the same
+    for index in range(max(0, len(tensors) - _RESULTS_KEPT), len(tensors)):
+        key = keys[which[index]]
+        _remember(_results, (tensors[index].name, (key,), bins, value_range), results[index])
     if progress is not None:
         progress(ctx.tracker.total, ctx.tracker.total)
     return results
+
+
+class StatsList(Sequence[TensorStats]):
+    """Each tensor's statistics, in the tensors' order, kept compact: tensors that view the same
+    data share one result, renamed when asked for."""
+
+    def __init__(
+        self, tensors: Sequence[TensorInfo], distinct: list[TensorStats], which: array
+    ) -> None:
+        self._tensors, self._distinct, self._which = tensors, distinct, which
+
+    def __len__(self) -> int:
+        return len(self._which)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        result = self._distinct[self._which[index]]
+        t = self._tensors[index]
+        if result.name != t.name:  # another name for the same data (a tied tensor)
+            result = replace(result, name=t.name, shape=tuple(t.shape))
+        return result
 
 
 def health(
