@@ -40,6 +40,7 @@ import os
 import queue
 import re
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
@@ -390,6 +391,7 @@ class _Unit:
     shift: int = 0  # for "digits": which 16 bits of the order key to count
     prefixes: tuple[int, ...] = ()  # for "digits": only keys whose higher bits are one of these
     version: Version | None = None  # the file as the request found it: checked every chunk
+    repeat: int = 1  # how often each value read stands in the tensor (its stride-0 axes)
 
     def check(self) -> None:
         if self.version is not None:
@@ -601,10 +603,37 @@ def _run_unit(
     advance: Callable[[int], None] | None = None,
 ) -> Any:
     """Do one unit: pattern counts (`_Counted`), `_Moments`, or histogram counts (ndarray)."""
+    result = _unit_result(unit, cancelled, advance)
+    return result if unit.repeat == 1 else _repeated(result, unit.repeat)
+
+
+def _repeated(result: Any, times: int) -> Any:
+    """A unit's result as if each value read had been read `times` times: exact for counts,
+    moments (the mean, min and max stay, m2 and the sums scale) and so every statistic."""
+    if isinstance(result, _Counted):
+        return replace(result, counts=result.counts * times)
+    if isinstance(result, _Moments):
+        return replace(
+            result,
+            numel=result.numel * times,
+            nan=result.nan * times,
+            inf=result.inf * times,
+            zeros=result.zeros * times,
+            finite=result.finite * times,
+            m2=result.m2 * times,
+            abs_sum=result.abs_sum * times,
+        )
+    return result * times  # histogram or digit counts
+
+
+def _unit_result(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Any:
     if unit.mode == "count":
         bits = DTYPES[unit.dtype].bits
         unsigned = np.uint16 if bits == 16 else np.uint8
-        if unit.nbytes * 8 // bits <= _SMALL_COUNT:
+        elements = math.prod(unit.shape) if unit.shape is not None else unit.nbytes * 8 // bits
+        if elements <= _SMALL_COUNT:
             # copies: a chunk's buffer is reused for the next one
             parts = [chunk.view(unsigned).copy() for chunk in _chunks(unit, cancelled, advance)]
             seen = np.concatenate(parts) if parts else np.zeros(0, unsigned)
@@ -961,6 +990,7 @@ def _units_of(t: TensorInfo, key: tuple, mode: str, chunk_bytes: int, **extra: A
             )
         ]
     if source.strides is not None:
+        shape, strides, repeat = _distinct_view(t, source)
         return [
             _Unit(
                 str(source.file),
@@ -968,9 +998,10 @@ def _units_of(t: TensorInfo, key: tuple, mode: str, chunk_bytes: int, **extra: A
                 source.nbytes,
                 t.dtype,
                 mode,
-                shape=t.shape,
-                strides=source.strides,
+                shape=shape,
+                strides=strides,
                 chunk_bytes=chunk_bytes,
+                repeat=repeat,
                 **extra,
             )
         ]
@@ -991,6 +1022,40 @@ def _units_of(t: TensorInfo, key: tuple, mode: str, chunk_bytes: int, **extra: A
     ]
 
 
+REPEAT_LIMIT = 1 << 28  # most elements read from a view that reads its stored values many times
+
+
+def _distinct_view(
+    t: TensorInfo, source: DataSource
+) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(shape, strides, repeat) of a strided view without its stride-0 axes.
+
+    A stride-0 axis (torch's expand, a broadcast) shows the same values again and again, so the
+    statistics of the view without it, each value counted `repeat` times, are exactly the
+    tensor's — a (2**40,) view of one stored value is one value read, not 10**12. A view whose
+    other strides overlap (unfold, as_strided) reads stored values several times too; past
+    REPEAT_LIMIT elements it is refused rather than iterated for hours.
+    """
+    assert source.strides is not None
+    shape, strides, repeat = [], [], 1
+    for size, stride in zip(t.shape, source.strides, strict=True):
+        if stride == 0:
+            repeat *= size
+        else:
+            shape.append(size)
+            strides.append(stride)
+    elements = math.prod(shape)
+    stored = source.nbytes // storage_dtype(t.dtype).itemsize
+    if t.numel >= 1 << 62 or (elements > stored and elements > REPEAT_LIMIT):
+        raise CheckpointError(
+            source.file,
+            f"{t.name}: its view shows {t.numel:,} elements of {stored:,} stored values "
+            "(overlapping strides)",
+            "statistics of such a view are not computed",
+        )
+    return (tuple(shape), tuple(strides), repeat) if shape else ((1,), (1,), repeat)
+
+
 def _check_size(t: TensorInfo) -> None:
     source = _readable(t)
     end = source.offset + source.nbytes
@@ -1009,7 +1074,10 @@ def _pass_bytes(t: TensorInfo) -> int:
         return 0
     if t.source.encoding:
         return t.source.nbytes
-    return t.numel * storage_dtype(t.dtype).itemsize
+    itemsize = storage_dtype(t.dtype).itemsize
+    if t.source.strides is not None and 0 in t.source.strides:
+        return math.prod(s for s, k in zip(t.shape, t.source.strides, strict=True) if k) * itemsize
+    return t.numel * itemsize
 
 
 Visit = Callable[[TensorInfo, tuple, _Summary], None]
@@ -1402,15 +1470,27 @@ def many_stats(
     value_range: tuple[float, float] | None = None,
     workers: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
-) -> list[TensorStats]:
+) -> StatsList:
     """Statistics of each tensor on its own, reading them all in (at most) two parallel batches.
 
     Each histogram spans its tensor's [min, max], or `value_range` for all (to overlay them).
     With bins=0 there is no histogram, and wide types are read once instead of twice.
+    Names that view the same data share its work and its result: memory grows with the distinct
+    views, not the names (a million names of one storage cost an index entry each).
     """
-    keys = _keys(tensors)
+    versions: dict[Path, Version] = {}
+    distinct: dict[tuple, int] = {}  # key → index into `unique`
+    unique: list[TensorInfo] = []
+    which = array("L")  # each tensor's index into `unique`
+    for t in tensors:
+        key = _key(t, versions)
+        index = distinct.setdefault(key, len(unique))
+        if index == len(unique):
+            unique.append(t)
+        which.append(index)
+    keys = list(distinct)
     ctx = _Context(
-        _Tracker(_planned_bytes(tensors, keys, bins), progress), cancelled, workers, chunk_bytes
+        _Tracker(_planned_bytes(unique, keys, bins), progress), cancelled, workers, chunk_bytes
     )
     by_key: dict[tuple, TensorStats] = {}
     wide: list[tuple[TensorInfo, tuple, _Summary]] = []
@@ -1423,23 +1503,46 @@ def many_stats(
         alone.add(t, key, summary)
         by_key[key] = alone.finish(t.name, bins, value_range, ctx)
 
-    _summaries_for(tensors, keys, ctx, visit)
+    _summaries_for(unique, keys, ctx, visit)
     ranges = [_histogram_range(summary.moments, value_range) for _, _, summary in wide]
     histograms = _histograms_for([(t, key) for t, key, _ in wide], bins, ranges, ctx)
     for (t, key, summary), counts in zip(wide, histograms, strict=True):
         alone = _Accumulator()
         alone.add(t, key, summary)
         by_key[key] = alone.finish(t.name, bins, value_range, ctx, wide_counts=counts)
-    results = []
-    for t, key in zip(tensors, keys, strict=True):
-        result = by_key[key]
-        if result.name != t.name:  # another name for the same data (a tied tensor)
-            result = replace(result, name=t.name, shape=tuple(t.shape))
-        _remember(_results, (t.name, (key,), bins, value_range), result)
-        results.append(result)
+    if len(by_key) < len(distinct):  # a key changed: the file was rewritten meanwhile
+        changed = next(key for key in distinct if key not in by_key)
+        raise CheckpointError(changed[0], "the file changed while it was read", "reload it")
+    results = StatsList(tensors, [by_key[key] for key in keys], which)
+    # the cache keeps the last _RESULTS_KEPT results: remembering only those leaves it the same
+    for index in range(max(0, len(tensors) - _RESULTS_KEPT), len(tensors)):
+        key = keys[which[index]]
+        _remember(_results, (tensors[index].name, (key,), bins, value_range), results[index])
     if progress is not None:
         progress(ctx.tracker.total, ctx.tracker.total)
     return results
+
+
+class StatsList(Sequence[TensorStats]):
+    """Each tensor's statistics, in the tensors' order, kept compact: tensors that view the same
+    data share one result, renamed when asked for."""
+
+    def __init__(
+        self, tensors: Sequence[TensorInfo], distinct: list[TensorStats], which: array
+    ) -> None:
+        self._tensors, self._distinct, self._which = tensors, distinct, which
+
+    def __len__(self) -> int:
+        return len(self._which)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        result = self._distinct[self._which[index]]
+        t = self._tensors[index]
+        if result.name != t.name:  # another name for the same data (a tied tensor)
+            result = replace(result, name=t.name, shape=tuple(t.shape))
+        return result
 
 
 def health(
@@ -1722,6 +1825,13 @@ def heatmap(
             source.file, f"{t.name}: a heatmap needs a tensor of 2 or more dimensions"
         )
     _check_size(t)
+    if source.strides is not None and 0 in source.strides and t.numel > REPEAT_LIMIT:
+        raise CheckpointError(
+            source.file,
+            f"{t.name}: a heatmap of {t.numel:,} elements that repeat "
+            f"{source.nbytes // storage_dtype(t.dtype).itemsize:,} stored values is not drawn",
+            "its statistics show its values",
+        )
     cache_key = (_key(t), max_rows, max_cols, rule)
     cached = _cached(_results, cache_key)
     if cached is not None:
