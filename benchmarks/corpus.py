@@ -573,7 +573,7 @@ def compare_tensors(ref: list[RefTensor], info: dict[str, Any]) -> list[str]:
     if missing:
         problems.append(f"missing {len(missing)} tensors: {short(missing)}")
     if extra:
-        problems.append(f"{len(extra)} tensors not in the file: {short(extra)}")
+        problems.append(f"{len(extra)} tensors the reference does not list: {short(extra)}")
     bad_shape, bad_dtype, as_buffer, as_param = [], [], [], []
     for name, r in expected.items():
         s = shown.get(name)
@@ -620,8 +620,21 @@ def compare_totals(ref: list[RefTensor], info: dict[str, Any]) -> list[str]:
         problems.append(f"total buffers {shown_buffers:,} vs {range_text(sure_buffers, either)}")
     other = info.get("counts", {}).get("other", 0)
     if shown_params and other / shown_params > 0.01:
-        problems.append(f"'other' holds {100 * other / shown_params:.0f}% of parameters")
+        problems.append(
+            f"'other' holds {100 * other / shown_params:.0f}% of parameters (largest: {largest_other(info)})"
+        )
     return problems
+
+
+def largest_other(info: dict[str, Any]) -> str:
+    """The two biggest parameters ParamScope could not class: where a role rule is missing."""
+    others = [
+        t
+        for t in info.get("tensors", [])
+        if t.get("role") == "other" and t.get("section", "model") == "model"
+    ]
+    others.sort(key=lambda t: -t["numel"])
+    return ", ".join(f"{t['name']} {t['shape']}" for t in others[:2])
 
 
 def range_text(sure: int, either: int) -> str:
