@@ -117,7 +117,7 @@ PACKAGES: tuple[Package, ...] = (
         sdist=True,
         include=tuple(
             f"*/vendor/llama.cpp/models/ggml-vocab-{m}.gguf"
-            for m in ("bert-bge", "llama-spm", "phi-3", "gpt-2")
+            for m in ("aquila", "bert-bge", "llama-spm", "phi-3", "gpt-2")  # aquila: GGUF v2
         ),
     ),
 )
@@ -152,10 +152,13 @@ def run_pip_download(package: Package, into: Path) -> None:
 
 
 def fetch(package: Package, cache: Path) -> Path:
-    """The package's files unpacked under the cache (downloaded once)."""
+    """The package's files unpacked under the cache (downloaded once; only the `include`d files
+    of a package that lists them)."""
     stem = f"{package.name}-{package.version}"
     unpacked = cache / "unpacked" / stem
-    if (unpacked / ".done").exists():
+    marker = unpacked / ".done"
+    wanted = "\n".join(package.include)
+    if marker.exists() and marker.read_text() == wanted:
         return unpacked
     download = cache / "downloads" / stem
     if not any(download.glob("*")):
@@ -166,12 +169,17 @@ def fetch(package: Package, cache: Path) -> Path:
     unpacked.mkdir(parents=True)
     if archive.suffix == ".gz":
         with tarfile.open(archive) as tar:
-            tar.extractall(unpacked, filter="data")
+            members = [m for m in tar.getmembers() if m.isfile() and included(package, m.name)]
+            tar.extractall(unpacked, members=members, filter="data")
     else:
         with zipfile.ZipFile(archive) as zf:
-            zf.extractall(unpacked)
-    (unpacked / ".done").touch()
+            zf.extractall(unpacked, members=[n for n in zf.namelist() if included(package, n)])
+    marker.write_text(wanted)
     return unpacked
+
+
+def included(package: Package, name: str) -> bool:
+    return not package.include or any(fnmatch.fnmatch(name, g) for g in package.include)
 
 
 def sniff(path: Path) -> str | None:
@@ -238,7 +246,7 @@ def find_models(package: Package, root: Path) -> Iterator[ModelFile]:
         label = str(path.relative_to(root))
         if not path.is_file() or path.suffix in (".py", ".pyc", ".so", ".txt", ".json"):
             continue
-        if package.include and not any(fnmatch.fnmatch(label, g) for g in package.include):
+        if not included(package, label):
             continue
         fmt = sniff(path)
         if fmt is None:
