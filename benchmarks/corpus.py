@@ -13,8 +13,11 @@ Prints one table and exits 1 if anything differs. Not part of `make test`: it do
 Name normalisation (how a reference name becomes the name ParamScope shows):
   - PyTorch pickles: nested dicts/lists are joined with "." (`model_state.lstm.weight_ih_l0`).
   - TorchScript: `named_parameters()` / `named_buffers()` names as they are.
-  - Keras HDF5: the dataset path under `model_weights/` (or the root for `save_weights` files)
-    with "/" as "." and the `:0` suffix dropped (`conv2d_1.conv2d_1.kernel`).
+  - Keras HDF5: the weights Keras loads (`layer_names`, then each layer's `weight_names`, under
+    `model_weights/` or the root of a `save_weights` file) as `layer.weight` with "/" as "." and
+    `:0` dropped; a first part repeating the layer's name is dropped (`lstm_1/lstm_1/kernel:0`
+    is `lstm_1.kernel`; `bn_1/bn_1_1/gamma:0` is `bn_1.bn_1_1.gamma`). Optimizer weights are
+    `optimizer_weights.<path>`.
   - ONNX: initializer names; a Constant node is named by its output.
   - NumPy .npz: the member name without `.npy`; a lone .npy array has no name to compare.
   - GGUF: tensor names as they are; shapes compared in PyTorch order (ggml's reversed).
@@ -23,6 +26,9 @@ and 8-bit-or-narrower integer matrices are parameters, except batch-norm running
 (`running_mean`, `running_var`, `num_batches_tracked`, Keras `moving_mean`/`moving_variance`,
 ONNX BatchNormalization inputs 3 and 4), and other integer tensors are buffers. One-element
 floating constants are left undecided.
+Statistics: min/max/mean/std (population) of the finite values and the NaN/Inf counts, against
+numpy in float64; the allowed difference is a per-dtype fraction of the tensor's largest magnitude.
+The cache is ~/.cache/paramscope-corpus, or $PARAMSCOPE_CORPUS, or --cache (~520 MB on disk).
 Files of formats ParamScope cannot read yet (TFLite, SavedModel, Core ML, legacy GGML) are listed
 too: the check is that `info` refuses them with exit status 2 and a message that names the format.
 """
@@ -793,9 +799,11 @@ def summary(results: list[Result]) -> str:
     bad = [r for r in results if not r.ok]
     packages = {r.file.package.name for r in results}
     formats = {r.file.format for r in results}
+    compared = sum(int(r.stats) for r in results if r.stats.isdigit())
     return (
         f"{len(results)} files from {len(packages)} packages in {len(formats)} formats: "
-        f"{len(results) - len(bad)} ok, {len(bad)} with mismatches"
+        f"{len(results) - len(bad)} ok, {len(bad)} with mismatches; "
+        f"statistics of {compared:,} tensors compared with numpy"
     )
 
 
