@@ -278,3 +278,27 @@ def test_version_anywhere_on_the_line_and_without_a_stdout() -> None:
         [sys.executable, "-c", code, str(ROOT), str(demo)], capture_output=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_test_run_leaves_no_config_folder_behind(tmp_path: Path) -> None:
+    """conftest.py points XDG_CONFIG_HOME at a fresh temporary folder; the run removes it."""
+    env = {k: v for k, v in os.environ.items() if k != "XDG_CONFIG_HOME"}
+    env["TMPDIR"] = str(tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"{Path(__file__)}::test_gguf_is_recognised_by_its_magic_bytes",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not list(tmp_path.glob("paramscope-tests-config-*"))
