@@ -47,7 +47,7 @@ BUNDLE_SOURCES := $(shell find core gui resources packaging/macos -type f \
 	$(wildcard packaging/*.py) packaging/paramscope.spec main.py pyproject.toml LICENSE
 VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' core/__init__.py)
 DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
-DEB := dist/paramscope_$(VERSION)_$(DEB_ARCH).deb
+DEB := dist/paramscope_$(VERSION)-1_$(DEB_ARCH).deb
 
 bundle: $(BUNDLE_STAMP)
 
