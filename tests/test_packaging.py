@@ -416,3 +416,109 @@ def test_a_test_run_leaves_no_config_folder_behind(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert not list(tmp_path.glob("paramscope-tests-config-*"))
+
+
+def _release_workflow() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / ".github" / "workflows" / "release.yml").read_text())
+
+
+def test_release_workflow_builds_and_self_tests_on_three_systems() -> None:
+    workflow = _release_workflow()
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as true
+    assert "workflow_dispatch" in triggers
+    (job,) = workflow["jobs"].values()
+    systems = job["strategy"]["matrix"]["os"]
+    assert {s.split("-")[0] for s in systems} == {"ubuntu", "windows", "macos"}
+    assert job["runs-on"] == "${{ matrix.os }}"
+    steps = job["steps"]
+    (python,) = [s for s in steps if s.get("uses", "").startswith("actions/setup-python")]
+    assert str(python["with"]["python-version"]) == "3.11"
+    installs = " ".join(s.get("run", "") for s in steps if "pip install" in s.get("run", ""))
+    assert "torch" not in installs  # the bundle is built without it
+    assert any("packaging/paramscope.spec" in s.get("run", "") for s in steps)
+
+    def steps_for(system: str) -> list[dict]:
+        return [s for s in steps if f"runner.os == '{system}'" in s.get("if", "")]
+
+    for system in ("Linux", "Windows", "macOS"):
+        assert any("--self-test" in s.get("run", "") for s in steps_for(system)), system
+        uploads = [s for s in steps_for(system) if s.get("uses", "").startswith("actions/upload")]
+        assert uploads, system
+    assert any("ISCC.exe" in s.get("run", "") for s in steps_for("Windows"))
+    assert any("hdiutil create" in s.get("run", "") for s in steps_for("macOS"))
+    assert any("build_deb.sh" in s.get("run", "") for s in steps_for("Linux"))
+
+
+def test_release_workflow_signs_only_when_the_secrets_are_there() -> None:
+    job = next(iter(_release_workflow()["jobs"].values()))
+    for tool, flag in (
+        ("signtool", "HAS_WINDOWS_CERTIFICATE"),
+        ("codesign", "HAS_MACOS_CERTIFICATE"),
+        ("notarytool", "HAS_APPLE_NOTARY"),
+    ):
+        signing = [s for s in job["steps"] if tool in s.get("run", "").lower()]
+        assert signing, tool
+        for step in signing:
+            assert f"env.{flag} == 'true'" in step["if"], step["name"]
+        assert "secrets." in job["env"][flag]
+
+
+def test_windows_installer_needs_windows_10_1809_and_puts_the_console_build_on_path() -> None:
+    text = (PACKAGING / "windows" / "paramscope.iss").read_text(encoding="utf-8")
+    setup = text.split("[Setup]", 1)[1].split("\n[", 1)[0]
+    assert re.search(r"^MinVersion=10\.0\.17763$", setup, re.M)
+    assert re.search(r"^ChangesEnvironment=yes$", setup, re.M)
+    files = text.split("[Files]", 1)[1].split("\n[", 1)[0]
+    assert re.search(r'Source: "paramscope\.cmd"; DestDir: "\{app\}\\bin"', files)
+    assert "ExpandConstant('{app}\\bin')" in text and "RegWriteExpandStringValue" in text
+    shim = (PACKAGING / "windows" / "paramscope.cmd").read_text()
+    assert '"%~dp0..\\paramscope-cli.exe" %*' in shim
+    assert "exit /b %ERRORLEVEL%" in shim
+
+
+def test_elf_tools_read_glibc_needs_and_drop_a_foreign_runpath(tmp_path: Path) -> None:
+    """A real shared library linked with a RUNPATH to a build folder: the floor is read from its
+    symbol versions, the build-machine RUNPATH goes, $ORIGIN stays, and it still loads."""
+    import ctypes
+    import importlib.util
+
+    if not shutil.which("cc"):
+        pytest.skip("no C compiler")
+    spec = importlib.util.spec_from_file_location("elf_tools", PACKAGING / "elf_tools.py")
+    elf_tools = importlib.util.module_from_spec(spec)
+    sys.modules["elf_tools"] = elf_tools
+    spec.loader.exec_module(elf_tools)
+
+    source = tmp_path / "probe.c"
+    source.write_text('#include <stdio.h>\nint probe(void) { return puts("probe") > 0; }\n')
+    foreign, mixed = tmp_path / "foreign.so", tmp_path / "mixed.so"
+    for out, rpath in ((foreign, "/root/.pyenv/versions/3.11.7/lib"), (mixed, "$ORIGIN:/opt/x")):
+        subprocess.run(
+            [
+                "cc",
+                "-shared",
+                "-fPIC",
+                "-o",
+                out,
+                source,
+                f"-Wl,-rpath,{rpath}",
+                "-Wl,--enable-new-dtags",
+            ],
+            check=True,
+        )
+    assert elf_tools.runpaths(elf_tools.read_elf(foreign)) == ["/root/.pyenv/versions/3.11.7/lib"]
+    floor = elf_tools.glibc_floor(tmp_path)
+    assert floor and re.fullmatch(r"2(\.\d+)+", floor)  # puts: GLIBC_2.2.5 on x86-64
+    assert "libc.so.6" in elf_tools.external_libraries(tmp_path)
+
+    assert elf_tools.drop_foreign_runpath(foreign) is True
+    assert elf_tools.drop_foreign_runpath(mixed) is True
+    assert elf_tools.runpaths(elf_tools.read_elf(foreign)) == []
+    assert elf_tools.runpaths(elf_tools.read_elf(mixed)) == ["$ORIGIN"]
+    assert elf_tools.drop_foreign_runpath(mixed) is False  # nothing left to drop
+    assert ctypes.CDLL(str(foreign)).probe() == 1
+    if shutil.which("readelf"):
+        dynamic = subprocess.run(["readelf", "-d", foreign], capture_output=True, text=True)
+        assert "RUNPATH" not in dynamic.stdout and "NEEDED" in dynamic.stdout
