@@ -57,17 +57,38 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
     }
 
 
-def _node_json(node: ModuleNode) -> dict[str, Any]:
-    return {
-        "name": node.name,
-        "path": node.path,
-        "weight": node.weight,
-        "bias": node.bias,
-        "other": node.other,
-        "buffer": node.buffer,
-        "params": node.params,
-        "children": [_node_json(child) for child in node.children.values()],
-    }
+# JSON readers refuse deep nesting (Python's own at about 500 levels of this tree): a name with a
+# thousand dots nests its modules this deep at most, the counts of what lies below still included.
+JSON_TREE_DEPTH = 100
+
+
+def _node_json(root: ModuleNode) -> dict[str, Any]:
+    """The tree as nested objects, made by a loop rather than a recursion as deep as a name."""
+
+    def fields(node: ModuleNode) -> dict[str, Any]:
+        return {
+            "name": node.name,
+            "path": node.path,
+            "weight": node.weight,
+            "bias": node.bias,
+            "other": node.other,
+            "buffer": node.buffer,
+            "params": node.params,
+            "children": [],
+        }
+
+    top = fields(root)
+    pending = [(root, top, 0)]
+    while pending:
+        node, made, level = pending.pop()
+        if level >= JSON_TREE_DEPTH and node.children:
+            made["children_not_shown"] = len(node.children)  # counted above, not listed
+            continue
+        for child in node.children.values():
+            child_json = fields(child)
+            made["children"].append(child_json)
+            pending.append((child, child_json, level + 1))
+    return top
 
 
 def info_text(checkpoint: Checkpoint, depth: int = 3) -> str:
@@ -133,6 +154,7 @@ _HEADER = (
     "State",
 )
 MAX_BLOCK_ROWS = 8
+MAX_TEXT_DEPTH = 100
 MAX_TENSOR_ROWS = 20  # tensors beside modules shown one per row, then summed up in a note
 
 
@@ -142,7 +164,8 @@ def _tree_table(checkpoint: Checkpoint, depth: int) -> list[str]:
     with_state = bool(totals.optimizer_state or totals.copies or totals.training_state)
     header = _HEADER if with_state else _HEADER[:-1]
     rows: list[tuple[str, ...]] = []
-    _rows(checkpoint.tree, 0, depth, totals.params, rows)
+    # `_rows` recurses once per level shown: a few levels are what a table can show anyway
+    _rows(checkpoint.tree, 0, min(depth, MAX_TEXT_DEPTH), totals.params, rows)
     rows = [r[: len(header)] for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     widths[0] = min(widths[0], 60)

@@ -23,6 +23,7 @@ from typing import Any, Self
 
 from core import interrupt
 from core.dtypes import DTYPES, TORCH_DTYPE_ATTRS, TORCH_STORAGE_DTYPES
+from core.json_strict import MAX_INT_BITS, huge_int_text
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.save's legacy format starts with this pickled int
 
@@ -408,6 +409,7 @@ class InertUnpickler(pickle._Unpickler):
 
 # --- plain data for display ---------------------------------------------------------------------
 
+
 _MAX_DEPTH = 64
 
 
@@ -428,6 +430,8 @@ def to_plain(value: Any, depth: int = 0) -> Any:
     # items: past the budget, the rest is an ellipsis, never a hang
     if depth > _MAX_DEPTH or _budget.left < 0:
         return "…"
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        return huge_int_text(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, bytes):
