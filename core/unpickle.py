@@ -11,6 +11,7 @@ given. Calls to it do nothing else. A call that looks like code execution (`os.s
 from __future__ import annotations
 
 import _compat_pickle
+import functools
 import io
 import pickle
 import re
@@ -235,7 +236,18 @@ def _rebuild_parameter(data: Any, *_: Any) -> Any:
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> Any:
     if callable(func) and func in _SAFE_BUILDERS and isinstance(args, tuple):
         return func(*args)
+    # torch.load would call `func(*args)` here: name the call it asked for, as a REDUCE would
+    _note_call(func, args if isinstance(args, tuple) else (args,))
     return None
+
+
+def _note_call(func: Any, args: tuple) -> None:
+    """Log a call that a plain unpickler would have made to a global outside the allow-list."""
+    if isinstance(func, type) and issubclass(func, Opaque):
+        if func._log is not None:
+            func._log.append(_describe_call(func.module, func.qualname, args))
+    elif isinstance(func, Opaque) and func._log is not None:
+        func._log.append(_describe_call(func.module, func.qualname + "(…)", args))
 
 
 def _rebuild_meta(dtype: Any, size: Any, stride: Any, *_: Any) -> TensorRef:
@@ -247,12 +259,15 @@ def _torch_size(*args: Any) -> tuple:
     return tuple(args[0]) if args else ()
 
 
-def _storage_from_bytes(data: Any) -> StorageRef:
+def _storage_from_bytes(data: Any, log: list[str] | None = None) -> StorageRef:
     """`torch.storage._load_from_bytes`: a storage pickled with plain pickle carries a small
-    legacy torch.save stream; read it with the same inert unpickler."""
+    legacy torch.save stream; read it with the same inert unpickler, whose blocked calls are
+    the outer file's (`log`)."""
     if not isinstance(data, bytes):
         raise pickle.UnpicklingError("a pickled storage is not bytes")
     inner = InertUnpickler(data)
+    if log is not None:
+        inner.log = log
     if inner.load() != LEGACY_MAGIC:
         raise pickle.UnpicklingError("a pickled storage is not in torch's format")
     inner.load()  # protocol version
@@ -265,6 +280,13 @@ def _storage_from_bytes(data: Any) -> StorageRef:
 
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     # copyreg._reconstructor(cls, object, None): protocol 0/1's way to build an instance
+    if (
+        isinstance(base, type)
+        and issubclass(base, Opaque)
+        and (base.module, base.qualname) != ("builtins", "object")
+    ):
+        # copyreg would call `base.__new__(cls, state)` and `base.__init__(obj, state)`
+        _note_call(base, (state,))
     if isinstance(cls, type) and issubclass(cls, Opaque):
         return cls.__new__(cls)
     if cls in (dict, list, set, OrderedDict):
@@ -301,6 +323,7 @@ ALLOWED: dict[tuple[str, str], Any] = {
 }
 
 _STORAGE_MODULES = ("torch", "torch.cuda", "torch.storage")
+_ORDERED_DICT_NAMES = frozenset(dir(OrderedDict))
 
 
 class InertUnpickler(pickle._Unpickler):
@@ -335,9 +358,15 @@ class InertUnpickler(pickle._Unpickler):
         if isinstance(inst, Opaque):
             inst.__setstate__(state)
         elif isinstance(inst, OrderedDict) and isinstance(state, dict):
-            vars(inst).update(
-                (str(k), v) for k, v in state.items()
-            )  # e.g. a state dict's _metadata
+            # e.g. a state dict's _metadata; never a name that would hide a dict method
+            # (`items = 5` makes every later `.items()` fail)
+            shadowing = sorted(str(k) for k in state if str(k) in _ORDERED_DICT_NAMES)
+            if shadowing:
+                raise pickle.UnpicklingError(
+                    f"the pickle sets {shadowing[0]!r} on a dictionary, hiding its own "
+                    f"method of that name — the file is corrupt or crafted"
+                )
+            vars(inst).update((str(k), v) for k, v in state.items())
 
     dispatch[pickle.BUILD[0]] = load_build
 
@@ -358,6 +387,8 @@ class InertUnpickler(pickle._Unpickler):
             module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
             module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         builder = ALLOWED.get((module, name))
+        if builder is _storage_from_bytes:
+            return functools.partial(_storage_from_bytes, log=self.log)
         if builder is not None:
             return builder
         if module in _STORAGE_MODULES:
