@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from format_fixtures import write_peft_adapter
 from safetensors.numpy import save_file
@@ -130,3 +131,18 @@ def test_an_integer_too_long_to_print(tmp_path: Path) -> None:
         run = _cli(*command, path)
         _assert_clean(run)
         assert run.returncode == 0, run.stderr
+
+
+def test_values_too_long_for_int_or_float_typed_in_an_edit(tmp_path: Path) -> None:
+    from core.cli import main as cli_main
+    from core.hparams.edit import HParamError, _convert
+
+    path = tmp_path / "run.ckpt"
+    torch.save({"hyper_parameters": {"lr": 0.1}, "state_dict": {}}, path)
+    digits = "9" * 5000
+    # a new key's value is read as YAML would read it: past Python's digit limit, as text
+    assert cli_main(["hparams", str(path), "--set", f"my_number={digits}", "--json"]) == 0
+    with pytest.raises(HParamError, match="a float can hold"):
+        _convert("lr", 10**400, "float")
+    with pytest.raises(HParamError, match="too long to show"):
+        _convert("lr", 10**5000, "float")
