@@ -278,6 +278,19 @@ def _storage_from_bytes(data: Any, log: list[str] | None = None) -> StorageRef:
     return StorageRef("inline", storage.dtype, storage.location, storage.numel)
 
 
+def _latin1_bytes(text: Any, encoding: Any = "utf-8", log: list[str] | None = None) -> Any:
+    """`_codecs.encode(text, "latin1")`: how protocol 2 (torch.save) writes a `bytes` value.
+    Only that spelling is decoded; any other call is named, never made."""
+    if isinstance(text, str) and encoding in ("latin1", "latin-1"):
+        try:
+            return text.encode("latin1")
+        except UnicodeEncodeError:
+            pass
+    if log is not None:
+        log.append(_describe_call("_codecs", "encode", (text, encoding)))
+    return None
+
+
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     # copyreg._reconstructor(cls, object, None): protocol 0/1's way to build an instance
     if (
@@ -318,6 +331,7 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", "list"): list,
     ("builtins", "tuple"): tuple,
     ("__builtin__", "set"): set,
+    ("_codecs", "encode"): _latin1_bytes,
     ("copy_reg", "_reconstructor"): _reconstructor,
     ("copyreg", "_reconstructor"): _reconstructor,
 }
@@ -387,8 +401,8 @@ class InertUnpickler(pickle._Unpickler):
             module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
             module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         builder = ALLOWED.get((module, name))
-        if builder is _storage_from_bytes:
-            return functools.partial(_storage_from_bytes, log=self.log)
+        if builder in (_storage_from_bytes, _latin1_bytes):
+            return functools.partial(builder, log=self.log)
         if builder is not None:
             return builder
         if module in _STORAGE_MODULES:

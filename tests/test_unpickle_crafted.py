@@ -133,3 +133,33 @@ def test_an_npz_member_without_a_name(tmp_path: Path) -> None:
 
     assert "has no name" in str(caught.value)
     assert "bug in ParamScope" not in str(caught.value)
+
+
+def test_bytes_saved_by_torch_are_data_not_a_blocked_call(tmp_path: Path) -> None:
+    from core.unpickle import load_pickled_object
+
+    path = tmp_path / "with_bytes.pt"
+    torch.save({"w": torch.zeros(2), "blob": b"\x00\xffabc"}, path)  # protocol 2: _codecs.encode
+
+    checkpoint = open_checkpoint(path)
+
+    assert not any("blocked" in w or "run code" in w for w in checkpoint.warnings)
+    obj, log = load_pickled_object(path)
+    assert obj["blob"] == "<5 bytes>" and log == []
+
+
+@pytest.mark.parametrize("container", ["zip", "legacy"])
+def test_a_call_inside_a_pickled_storage_saved_by_torch_is_named(
+    tmp_path: Path, container: str
+) -> None:
+    marker = tmp_path / "pwned"
+    inner = _legacy_storage_bytes(_Call(os.system, f"touch {marker}"))
+    storage = _Call(torch.storage._load_from_bytes, inner)
+    tensor = _Call(torch._utils._rebuild_tensor_v2, storage, 0, (4,), (1,), False, OrderedDict())
+    path = tmp_path / f"storage.{container}.pt"
+    _save({"w": torch.zeros(2), "x": tensor}, path, container)
+
+    checkpoint = open_checkpoint(path)
+
+    assert not marker.exists()
+    assert any("blocked a call to posix.system('touch " in w for w in checkpoint.warnings)
