@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import units
+from core.json_strict import MAX_INT_BITS, huge_int_text
 from core.model import CATEGORIES, Checkpoint, ModuleNode, TensorInfo
 
 MEMORY_LABELS = {
@@ -18,6 +19,16 @@ MEMORY_LABELS = {
 }
 
 
+def _n(value: int) -> int | str:
+    """A count as JSON can hold it: a crafted header's count past Python's 4,300-digit limit
+    for printing an int becomes its magnitude in words."""
+    return huge_int_text(value) if value.bit_length() > MAX_INT_BITS else value
+
+
+def _counts(mapping: dict[str, int]) -> dict[str, int | str]:
+    return {key: _n(value) for key, value in mapping.items()}
+
+
 def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
     totals = checkpoint.totals
     return {
@@ -25,23 +36,23 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "format": checkpoint.format,
         "files": [str(f) for f in checkpoint.files],
         "file_bytes": checkpoint.file_bytes,
-        "total_params": totals.params,
-        "total_buffers": totals.buffers,
-        "total_bytes": totals.nbytes,
-        "counts": dict(totals.counts),
-        "roles": dict(totals.roles),
-        "categories": dict(totals.categories),
-        "dtypes": dict(totals.dtypes),
-        "optimizer_state": totals.optimizer_state,
-        "copies": totals.copies,
-        "training_state": totals.training_state,
-        "memory": dict(checkpoint.memory),
+        "total_params": _n(totals.params),
+        "total_buffers": _n(totals.buffers),
+        "total_bytes": _n(totals.nbytes),
+        "counts": _counts(totals.counts),
+        "roles": _counts(totals.roles),
+        "categories": _counts(totals.categories),
+        "dtypes": _counts(totals.dtypes),
+        "optimizer_state": _n(totals.optimizer_state),
+        "copies": _n(totals.copies),
+        "training_state": _n(totals.training_state),
+        "memory": _counts(checkpoint.memory),
         "tensors": [
             {
                 "name": t.name,
                 "shape": list(t.shape),
                 "dtype": t.dtype,
-                "numel": t.numel,
+                "numel": _n(t.numel),
                 "kind": t.kind,
                 "role": t.role,
                 "section": t.section,
@@ -69,11 +80,11 @@ def _node_json(root: ModuleNode) -> dict[str, Any]:
         return {
             "name": node.name,
             "path": node.path,
-            "weight": node.weight,
-            "bias": node.bias,
-            "other": node.other,
-            "buffer": node.buffer,
-            "params": node.params,
+            "weight": _n(node.weight),
+            "bias": _n(node.bias),
+            "other": _n(node.other),
+            "buffer": _n(node.buffer),
+            "params": _n(node.params),
             "children": [],
         }
 

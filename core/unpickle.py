@@ -224,7 +224,12 @@ def _int_tuple(value: Any, what: str) -> tuple[int, ...]:
         value = value.args[0] if value.args else ()
     if not isinstance(value, tuple | list) or not all(type(v) is int and v >= 0 for v in value):
         raise pickle.UnpicklingError(f"a tensor has an invalid {what}")
+    if any(v > _INT64_MAX for v in value):  # torch keeps sizes and strides in int64
+        raise pickle.UnpicklingError(f"a tensor's {what} has a number beyond 64 bits")
     return tuple(value)
+
+
+_INT64_MAX = 2**63 - 1
 
 
 def _rebuild_parameter(data: Any, *_: Any) -> Any:

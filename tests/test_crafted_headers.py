@@ -63,28 +63,53 @@ def test_a_name_with_a_thousand_dots_opens_in_every_view(tmp_path: Path) -> None
 
 
 class _HugeTensor:
-    """Pickles as torch's own tensor rebuild with a shape of 10**400 elements (stride 0)."""
+    """Pickles as torch's own tensor rebuild of a stride-0 view with the shape given."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
 
     def __reduce__(self):
         storage = torch.zeros(1).storage()
-        return torch._utils._rebuild_tensor_v2, (storage, 0, (10**200, 10**200), (0, 0), False, {})
+        zeros = (0,) * len(self.shape)
+        return torch._utils._rebuild_tensor_v2, (storage, 0, self.shape, zeros, False, {})
+
+
+def _pickle_with_shape(path: Path, shape: tuple[int, ...]) -> Path:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TypedStorage is deprecated
+        path.write_bytes(pickle.dumps({"w": _HugeTensor(shape)}, protocol=4))
+    return path
 
 
 def test_an_element_count_beyond_float_range(tmp_path: Path) -> None:
-    path = tmp_path / "huge.pkl"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # TypedStorage is deprecated
-        path.write_bytes(pickle.dumps({"w": _HugeTensor()}, protocol=4))
+    path = _pickle_with_shape(tmp_path / "huge.pkl", (2**62,) * 20)  # 2**1240 elements
 
     checkpoint = open_checkpoint(path)
 
-    assert checkpoint.totals.params == 10**400  # exact, as the file states it
-    assert checkpoint.memory["int4"] == 10**400 // 2
-    assert checkpoint.memory["fp32"] == 4 * 10**400
+    assert checkpoint.totals.params == 2**1240  # exact, as the file states it
+    assert checkpoint.memory["int4"] == 2**1239
+    assert checkpoint.memory["fp32"] == 2**1242
     assert any("more elements than any tensor can hold" in w for w in checkpoint.warnings)
-    assert "~10^400" in info_text(checkpoint)
+    assert "~10^373" in info_text(checkpoint)
     json.dumps(info_json(checkpoint))
     _assert_clean(_cli("info", path))
+
+
+def test_an_element_count_too_long_to_print(tmp_path: Path) -> None:
+    path = _pickle_with_shape(tmp_path / "many_dims.pkl", (2**62,) * 1000)
+
+    document = json.loads(_cli("info", "--json", path).stdout)
+
+    assert document["total_params"] == "<an integer of about 10^18664, too long to show>"
+    assert document["tensors"][0]["numel"] == document["total_params"]
+
+
+def test_a_size_beyond_64_bits_is_refused(tmp_path: Path) -> None:
+    path = _pickle_with_shape(tmp_path / "wide.pkl", (10**200, 10**200))
+
+    run = _cli("info", path)
+
+    assert run.returncode == 2 and "beyond 64 bits" in run.stderr
 
 
 def test_a_four_hundred_digit_lora_alpha(tmp_path: Path) -> None:
