@@ -163,3 +163,21 @@ def test_a_call_inside_a_pickled_storage_saved_by_torch_is_named(
 
     assert not marker.exists()
     assert any("blocked a call to posix.system('touch " in w for w in checkpoint.warnings)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [zipfile.ZipFile, __import__("logging").FileHandler, __import__("gzip").GzipFile],
+)
+def test_a_class_that_writes_files_when_built_is_named(tmp_path: Path, cls: type) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    path = tmp_path / "classes.pt"
+    torch.save({"w": torch.zeros(2), "x": _Call(cls, str(victim), "w")}, path)
+
+    checkpoint = open_checkpoint(path)
+
+    assert victim.read_text() == "keep me"
+    assert any(
+        f"blocked a call to {cls.__module__}.{cls.__qualname__}(" in w for w in checkpoint.warnings
+    )
