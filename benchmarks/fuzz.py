@@ -725,6 +725,7 @@ class Case:
     folder: Path  # the case's own folder (its file, and what lies beside it)
     path: Path  # what is opened
     marker: Path | None = None
+    change: str = ""  # how the file changes while it is read (CHANGES), or "" for none
 
 
 def _child(case: Case, write_fd: int) -> None:
@@ -739,7 +740,7 @@ def _child(case: Case, write_fd: int) -> None:
     sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     outcome: dict = {}
     try:
-        outcome = _run_commands(case.path)
+        outcome = _changing(case.path, case.change) if case.change else _run_commands(case.path)
     except BaseException as error:  # noqa: BLE001 — this is what the campaign looks for
         frames = traceback.extract_tb(error.__traceback__)
         ours = [f for f in frames if str(ROOT) in f.filename and "benchmarks" not in f.filename]
@@ -792,6 +793,55 @@ def _run_commands(path: Path) -> dict:
     if BUG_HINT in said:
         line = next(text for text in said.splitlines() if BUG_HINT in text)
         return {"kind": "traceback", "class": "bug hint", "message": line.split(": ", 1)[-1]}
+    return {"kind": "opened"}
+
+
+# Training rewrites last.ckpt and model.safetensors while people look at them: each way a file can
+# change under a reader, applied at the first progress report of a statistics run over it.
+CHANGES = ("truncate-half", "truncate-start", "touch", "zeros", "replace")
+
+
+def _change_file(path: Path, change: str) -> None:
+    size = path.stat().st_size
+    if change == "truncate-half":
+        os.truncate(path, size // 2)
+    elif change == "truncate-start":
+        os.truncate(path, min(size, 64))
+    elif change == "touch":
+        os.utime(path, ns=(time.time_ns(), time.time_ns() + 2_000_000_000))
+    elif change == "zeros":  # rewritten in place, same size, other bytes
+        with open(path, "r+b") as f:
+            f.write(b"\0" * size)
+    elif change == "replace":  # a writer's atomic rename of a new, shorter file over it
+        fresh = path.with_name(path.name + ".new")
+        fresh.write_bytes(path.read_bytes()[: size // 3])
+        os.replace(fresh, path)
+
+
+def _changing(path: Path, change: str) -> dict:
+    """Open, then read every tensor's statistics while the file changes underneath: a clean
+    error ("the file changed while it was read") or correct results, never a signal or a trace."""
+    from core.errors import CheckpointError
+    from core.open import open_checkpoint
+    from core.stats import many_stats
+
+    try:
+        checkpoint = open_checkpoint(path)
+    except CheckpointError:
+        return {"kind": "clean"}
+    changed = []
+
+    def progress(done: int, total: int) -> None:
+        if not changed:
+            changed.append(True)
+            for file in checkpoint.files:
+                _change_file(Path(file), change)
+
+    readable = [t for t in checkpoint.tensors if t.source is not None]
+    try:
+        many_stats(readable, bins=16, progress=progress, workers=0)
+    except CheckpointError:
+        return {"kind": "clean"}
     return {"kind": "opened"}
 
 
@@ -907,8 +957,8 @@ def campaign(args: argparse.Namespace) -> Tally:
         keep = Path(args.keep).resolve() if args.keep else None
         if keep:
             keep.mkdir(parents=True, exist_ok=True)
-        cases = _hostile_cases(work, keep) + _crafted_cases(work)
         bases = sorted((work / "bases").iterdir())
+        cases = _hostile_cases(work, keep) + _crafted_cases(work) + _changing_cases(work, bases)
         shapes = {}
         for place in bases:
             main = _main_file(place)
@@ -958,6 +1008,20 @@ def _hostile_cases(work: Path, keep: Path | None) -> list[Case]:
         path = place if container == "training_args" else _main_file(place)
         cases.append(
             Case(100_000 + number, f"{container} hostile:{kind}", place, path, place / "MARKER")
+        )
+    return cases
+
+
+def _changing_cases(work: Path, bases: list[Path]) -> list[Case]:
+    cases = []
+    for number, (place, change) in enumerate(
+        (place, change) for place in bases for change in CHANGES
+    ):
+        folder = work / "changing" / f"{number:05d}"
+        shutil.copytree(place, folder)
+        main = folder / _main_file(place).name
+        cases.append(
+            Case(300_000 + number, f"{place.name} changing:{change}", folder, main, None, change)
         )
     return cases
 
