@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 
 from core import stats
+from core.analysis import blas
 from core.decode import decode, storage_dtype
 from core.errors import Cancelled, CheckpointError
 from core.fileread import FileChanged, Version, check_unchanged
@@ -77,6 +78,7 @@ GROUP_BYTES = 96 << 20  # float64 rows held at once for W·Wᵀ of a wide matrix
 SHUFFLE_BYTES = 256 << 20  # float64 size up to which a matrix is shuffled as a whole
 POOL_MAX_ELEMENTS = 1 << 24  # bigger matrices run in the calling thread (progress, cancel)
 POOL_MIN_ELEMENTS = 1 << 22  # below this in total, worker processes cost more than they save
+BLAS_THREADS_FROM = 1024  # Gram matrices smaller than this are multiplied on one BLAS thread
 
 
 # --- the power-law fit -----------------------------------------------------------------------------
@@ -586,6 +588,16 @@ def layer_spectrum(
     if cached is not None:
         return cached
     steps = _Steps(_planned_rows(g) * (2 if randomize else 1), progress, cancelled)
+    # small products: one BLAS thread (many matrices run in parallel processes instead)
+    with blas.threads(1 if g.smaller < BLAS_THREADS_FROM else 1 << 10):
+        result = _computed(t, g, key, steps, randomize, seed)
+    stats._remember(_results, cache_key, result, limit=_KEPT)
+    return result
+
+
+def _computed(
+    t: TensorInfo, g: Geometry, key: tuple, steps: _Steps, randomize: bool, seed: int
+) -> LayerSpectrum:
     rows = _Rows(t, key)
     try:
         evals = _gram_eigenvalues(rows, g, steps)
@@ -610,7 +622,6 @@ def layer_spectrum(
                 result.notes.append(shuffled.note)
     finally:
         rows.close()
-    stats._remember(_results, cache_key, result, limit=_KEPT)
     return result
 
 
