@@ -122,7 +122,8 @@ def test_heavy_tailed_spectrum_fits_its_exponent_and_matches_the_reference_fit(t
     alpha, xmin, d = reference_fit(result.evals)
     assert result.alpha == pytest.approx(alpha, rel=1e-9)
     assert result.xmin == pytest.approx(xmin, rel=1e-12)
-    assert result.D == pytest.approx(d, rel=1e-9)
+    distance = result.D
+    assert distance == pytest.approx(d, rel=1e-9)
     assert result.alpha == pytest.approx(3.0, abs=0.35)
     assert result.num_pl_spikes == int(np.count_nonzero(result.evals >= result.xmin))
     assert result.alpha_weighted == pytest.approx(alpha * math.log10(evals.max()), rel=1e-9)
