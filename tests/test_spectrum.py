@@ -291,3 +291,13 @@ def test_cli_errors_exit_2(tmp_path: Path):
     (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 5)
     done = _cli(str(tmp_path / "bad.safetensors"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_a_matrix_with_nan_is_skipped_not_fatal(tmp_path: Path):
+    rng = np.random.default_rng(0)
+    bad = rng.standard_normal((20, 10))
+    bad[2, 3] = np.nan
+    save_file({"bad": bad, "good": rng.standard_normal((20, 10))}, tmp_path / "m.safetensors")
+    report = spectrum.checkpoint_spectra(open_checkpoint(tmp_path / "m.safetensors"), workers=0)
+    assert [layer.name for layer in report.layers] == ["good"]
+    assert report.skipped == [("bad", "the matrix holds NaN or Inf values")]

@@ -78,6 +78,7 @@ GROUP_BYTES = 96 << 20  # float64 rows held at once for W·Wᵀ of a wide matrix
 SHUFFLE_BYTES = 256 << 20  # float64 size up to which a matrix is shuffled as a whole
 POOL_MAX_ELEMENTS = 1 << 24  # bigger matrices run in the calling thread (progress, cancel)
 POOL_MIN_ELEMENTS = 1 << 22  # below this in total, worker processes cost more than they save
+NO_SPECTRUM = "it has no spectrum"  # the hint of errors that skip one matrix, not the whole job
 BLAS_THREADS_FROM = 1024  # Gram matrices smaller than this are multiplied on one BLAS thread
 
 
@@ -603,10 +604,10 @@ def _computed(
         evals = _gram_eigenvalues(rows, g, steps)
         if not np.all(np.isfinite(evals)):
             raise CheckpointError(
-                rows.file, f"{t.name}: the matrix holds NaN or Inf values", "no spectrum exists"
+                rows.file, f"{t.name}: the matrix holds NaN or Inf values", NO_SPECTRUM
             )
         if evals.size == 0 or evals[-1] <= 0:
-            raise CheckpointError(rows.file, f"{t.name}: the matrix is all zeros", "no spectrum")
+            raise CheckpointError(rows.file, f"{t.name}: the matrix is all zeros", NO_SPECTRUM)
         result = metrics(t.name, tuple(t.shape), evals, g.larger)
         if t.source is not None and t.source.encoding:
             result.notes.append(f"{t.source.encoding} blocks dequantised")
@@ -687,9 +688,11 @@ def spectra(
     progress: ProgressFn | None = None,
     cancelled: CancelledFn | None = None,
     on_result: Callable[[LayerSpectrum], None] | None = None,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> list[LayerSpectrum]:
     """Spectra of many weights, in the order given. Small matrices go to worker processes when
-    there is enough work; big ones run here, each with progress and cancellation by block."""
+    there is enough work; big ones run here, each with progress and cancellation by block.
+    A matrix of NaN/Inf or zeros has none: it is left out, and (name, why) added to `skipped`."""
     keys = stats._keys(tensors)
     total = sum(t.numel for t in tensors)
     done = 0
@@ -702,9 +705,14 @@ def spectra(
             if progress is not None:
                 progress(min(done, total), max(total, 1))
 
-    results: dict[int, LayerSpectrum] = {}
+    results: dict[int, LayerSpectrum | None] = {}
 
-    def keep(index: int, result: LayerSpectrum) -> None:
+    def keep(index: int, result: LayerSpectrum | str) -> None:
+        if isinstance(result, str):  # why it has no spectrum
+            results[index] = None
+            if skipped is not None:
+                skipped.append((tensors[index].name, result))
+            return
         results[index] = result
         if on_result is not None:
             on_result(result)
@@ -730,18 +738,21 @@ def spectra(
             advance(now - before)
             before = now
 
-        keep(
-            index,
-            layer_spectrum(
+        try:
+            found: LayerSpectrum | str = layer_spectrum(
                 t,
                 randomize=randomize,
                 seed=seed,
                 progress=step,
                 cancelled=cancelled,
                 key=keys[index],
-            ),
-        )
-    return [results[i] for i in range(len(tensors))]
+            )
+        except CheckpointError as error:
+            if error.hint != NO_SPECTRUM:
+                raise
+            found = error.what.removeprefix(f"{t.name}: ")
+        keep(index, found)
+    return [r for r in (results[i] for i in range(len(tensors))) if r is not None]
 
 
 def _run_pooled(
@@ -752,7 +763,7 @@ def _run_pooled(
     randomize: bool,
     seed: int,
     cancelled: CancelledFn | None,
-    keep: Callable[[int, LayerSpectrum], None],
+    keep: Callable[[int, LayerSpectrum | str], None],
     advance: Callable[[int], None],
 ) -> None:
     pool = stats._get_pool(workers)
@@ -776,6 +787,10 @@ def _run_pooled(
                 _, path, what, hint, changed = result
                 if changed is not None:
                     raise FileChanged(path, changed)
+                if hint == NO_SPECTRUM:
+                    keep(index, what.removeprefix(f"{tensors[index].name}: "))
+                    advance(tensors[index].numel)
+                    continue
                 raise CheckpointError(path, what, hint)
             stats._remember(_results, (keys[index], randomize, seed), result, limit=_KEPT)
             keep(index, result)
@@ -811,7 +826,7 @@ def checkpoint_spectra(
             if not spectrum_possible(t):
                 raise CheckpointError(checkpoint.path, f"{name}: {_why_unreadable(t)}")
             chosen.append(t)
-    layers = spectra(chosen, **options)
+    layers = spectra(chosen, skipped=skipped, **options)
     return SpectrumReport(str(checkpoint.path), layers, skipped)
 
 
