@@ -97,7 +97,9 @@ class SpectrumLine(QWidget):
         matrices = self.matrices
 
         def run(progress, cancelled) -> dict[str, spectrum.LayerSpectrum]:
-            layers = spectrum.spectra(matrices, progress=progress, cancelled=cancelled)
+            # in this thread, not the worker processes: the statistics the person asks for
+            # share that pool and must not queue behind every matrix of the model
+            layers = spectrum.spectra(matrices, progress=progress, cancelled=cancelled, workers=0)
             return {layer.name: layer for layer in layers}
 
         job = Job(run)
