@@ -554,6 +554,8 @@ def _gram_eigenvalues(rows: Any, g: Geometry, steps: _Steps) -> np.ndarray:
                     gram[first:last, start:stop] = product
                     gram[start:stop, first:last] = product.T
                 steps.advance(stop - start)
+    if not all(np.isfinite(gram).all() for gram in grams):
+        return np.array([np.nan])  # NaN/Inf in the matrix: LAPACK would not converge
     evals = np.concatenate([np.linalg.eigvalsh(gram) for gram in grams])
     return np.sort(evals) * g.scale
 
