@@ -64,6 +64,7 @@ COLUMNS = (
     "State",
     "Zeros",
     "Health",
+    "α",
 )
 (
     NAME,
@@ -81,9 +82,10 @@ COLUMNS = (
     STATE,
     ZEROS,
     HEALTH,
+    ALPHA,
 ) = range(len(COLUMNS))
 NUMERIC = {WEIGHTS, BIASES, OTHER, BUFFERS, QUANT, PARAMS, PERCENT, BYTES, STATE}  # element counts
-RIGHT = NUMERIC | {ZEROS}
+RIGHT = NUMERIC | {ZEROS, ALPHA}
 HEADER_TIPS = {
     NAME: "Module or tensor name; numbered blocks are grouped (layers ×80)",
     ROLE: "What the tensors are: embedding, linear, conv, norm, buffer; tied/optimizer/EMA copy",
@@ -100,6 +102,9 @@ HEADER_TIPS = {
     ZEROS: "Share of values that are exactly zero (after a health check)",
     HEALTH: "Health flags from reading every value: nan, inf, dead, outliers, sparse "
     "(hover a cell for what each means)",
+    ALPHA: "Power-law exponent of the weight matrix's eigenvalue spectrum (View ▸ Compute "
+    "Spectra): 2–6 typical of well-trained layers, > 6 under-trained, < 2 over-trained; "
+    "a module shows the mean over its matrices",
 }
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # raw value for sorting
@@ -267,11 +272,37 @@ class LayerTreeModel(QAbstractItemModel):
         self._state_font.setItalic(True)
         self.health: dict[str, TensorStats] = {}
         self._node_health: dict[int, NodeHealth] = {}
+        self.alphas: dict[str, float] = {}
+        self._node_alpha: dict[int, float | None] = {}
         self._warning: QIcon | None = None
         self._sort_column = -1  # the file's order until a column is chosen
         self._sort_order = Qt.SortOrder.AscendingOrder
         if checkpoint is not None:
             self.set_checkpoint(checkpoint)
+
+    def set_alphas(self, alphas: dict[str, float]) -> None:
+        """Each weight matrix's power-law α, for the α column (modules show their mean)."""
+        self.alphas = alphas
+        self._node_alpha = {}
+        top, bottom = self.index(0, ALPHA), self.index(self.rowCount() - 1, ALPHA)
+        if top.isValid():
+            self.dataChanged.emit(top, bottom)
+
+    def _alpha_of(self, item: _Item) -> float | None:
+        if item.tensor is not None:
+            return self.alphas.get(item.tensor.name)
+        if item.node is None or not self.alphas:
+            return None
+        key = id(item.node)
+        if key not in self._node_alpha:
+            found: list[float] = []
+            stack = [item.node]
+            while stack:
+                node = stack.pop()
+                found += [self.alphas[t.name] for t in node.tensors if t.name in self.alphas]
+                stack.extend(node.children.values())
+            self._node_alpha[key] = sum(found) / len(found) if found else None
+        return self._node_alpha[key]
 
     def set_health(self, report: HealthReport | None) -> None:
         """Show a health check's findings in the Zeros and Health columns (None: no check)."""
@@ -375,6 +406,7 @@ class LayerTreeModel(QAbstractItemModel):
         self._root = _Item(None, 0, node=tree)
         self._total = checkpoint.totals.params if checkpoint is not None else 0
         self.health, self._node_health = {}, {}
+        self.alphas, self._node_alpha = {}, {}
         self.endResetModel()
 
     # structure
@@ -460,6 +492,10 @@ class LayerTreeModel(QAbstractItemModel):
             if self._is_state(item):
                 return self._state_font
             return self._fixed if column in RIGHT else None
+        if role == Qt.ItemDataRole.BackgroundRole and column == ALPHA:
+            from gui.spectrum_view import alpha_color
+
+            return alpha_color(self._alpha_of(item))
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == HEALTH and self._flags_of(item):
                 return QColor(ALERT)
@@ -595,6 +631,9 @@ class LayerTreeModel(QAbstractItemModel):
             return f"{numbers[0] / numbers[1]:.1%}" if numbers and numbers[1] else ""
         if column == HEALTH:
             return self._health_text(item)
+        if column == ALPHA:
+            alpha = self._alpha_of(item)
+            return "" if alpha is None else f"{alpha:.2f}"
         if column == ROLE:
             return self._role_text(item)
         if column == SHAPE:
@@ -632,6 +671,9 @@ class LayerTreeModel(QAbstractItemModel):
             return numbers[0] / numbers[1] if numbers and numbers[1] else -1.0
         if column == HEALTH:
             return float(sum(len(names) for names in self._flags_of(item).values()))
+        if column == ALPHA:
+            alpha = self._alpha_of(item)
+            return -1.0 if alpha is None else alpha
         if column in NUMERIC:
             return float(self._numbers(item)[column])
         if column == SHAPE and item.tensor is not None:
@@ -959,6 +1001,7 @@ class LayerTree(QWidget):
             ),
         }
         empty[ZEROS] = empty[HEALTH] = True  # until a health check has run
+        empty[ALPHA] = not self.model.alphas  # until spectra are computed
         for column, hide in empty.items():
             self.view.setColumnHidden(column, hide)
         self._size_columns()
@@ -966,6 +1009,13 @@ class LayerTree(QWidget):
             self._apply_find()
         elif checkpoint is not None:
             self._expand_single_chain()
+
+    def set_spectra(self, results: dict | None) -> None:
+        """Show each matrix's α (a dict: tensor name → core.analysis.spectrum.LayerSpectrum)."""
+        self.model.set_alphas(
+            {name: r.alpha for name, r in (results or {}).items() if r.alpha is not None}
+        )
+        self.view.setColumnHidden(ALPHA, not self.model.alphas)
 
     def set_health(self, report: HealthReport | None) -> None:
         self.model.set_health(report)

@@ -102,6 +102,7 @@ class CheckpointTab(QWidget):
         self.tree: LayerTree | None = None
         self.summary: SummaryView | None = None
         self.health: HealthLine | None = None
+        self.spectra = None  # gui.spectrum_view.SpectrumLine once the checkpoint is shown
         self.place: Place | None = None  # what the tree showed, kept across a reload
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(6, 6, 6, 0)
@@ -124,20 +125,28 @@ class CheckpointTab(QWidget):
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
         self.health.checked.connect(self.tree.set_health)
+        from gui.spectrum_view import SpectrumLine
+
+        self.spectra = SpectrumLine(checkpoint)
+        self.spectra.computed.connect(self.tree.set_spectra)
         self._layout.addWidget(self.summary)
         self._layout.addWidget(self.health)
+        self._layout.addWidget(self.spectra)
         self._layout.addWidget(with_code_tab(self.tree, checkpoint), 1)
         self.health.start_if_small()
+        self.spectra.start_if_small()
 
     def drop_views(self) -> None:
         """Take down the views of the checkpoint a reload replaces."""
-        for view in (self.summary, self.health, self.tree):
+        for view in (self.summary, self.health, self.spectra, self.tree):
             if view is not None:
                 self._layout.removeWidget(view)
                 view.deleteLater()
         if self.health is not None:
             self.health.cancel()
-        self.summary = self.health = self.tree = None
+        if self.spectra is not None:
+            self.spectra.cancel()
+        self.summary = self.health = self.spectra = self.tree = None
 
     def _selected(self, paths: list[str]) -> None:
         self.selection = paths
@@ -477,6 +486,13 @@ class MainWindow(QMainWindow):
             "Read every value: NaN/Inf, dead, outlier and mostly-zero tensors",
         )
         view_menu.addAction(self.health_action)
+        self.spectra_action = self._action(
+            "Compute &Spectra",
+            self.compute_spectra,
+            None,
+            "Eigenvalue spectra and power-law α of every weight matrix",
+        )
+        view_menu.addAction(self.spectra_action)
         view_menu.addSeparator()
         for dock, key in ((self.dist_dock, "Ctrl+1"), (self.hparams_dock, "Ctrl+2")):
             toggle = dock.toggleViewAction()
@@ -522,6 +538,10 @@ class MainWindow(QMainWindow):
         self.cancel_loading()
         for check in self.health_checks():
             check.cancel()
+        for index in range(self.tabs.count()):
+            tab = self.tabs.widget(index)
+            if isinstance(tab, CheckpointTab) and tab.spectra is not None:
+                tab.spectra.cancel()
         if self.distribution is not None:
             self.distribution.cancel()
         super().closeEvent(event)
@@ -793,6 +813,8 @@ class MainWindow(QMainWindow):
             tab.job = None
         if tab.health is not None:
             tab.health.cancel()
+        if tab.spectra is not None:
+            tab.spectra.cancel()
         self.watcher.unwatch(tab)
         if self.hparams is not None and tab.checkpoint is not None:
             self.hparams.forget(tab.checkpoint)
@@ -900,6 +922,11 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         if tab is not None and tab.health is not None:
             tab.health.start()
+
+    def compute_spectra(self) -> None:
+        tab = self.current_tab()
+        if tab is not None and tab.spectra is not None:
+            tab.spectra.start()
 
     def health_checks(self) -> list[HealthLine]:
         """Health checks still running, in any tab."""

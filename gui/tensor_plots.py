@@ -853,7 +853,7 @@ class DistributionPanel(QWidget):
         super().__init__(parent)
         self.checkpoint: Checkpoint | None = None
         self.paths: list[str] = []
-        self._stale = {"histogram": False, "depth": False, "heatmap": False}
+        self._stale = {"histogram": False, "depth": False, "heatmap": False, "spectrum": False}
 
         self.title = QLabel("Select a tensor or module in the tree to see its distribution.")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -893,10 +893,14 @@ class DistributionPanel(QWidget):
         self.histogram = HistogramView()
         self.depth = DepthView()
         self.heatmap = HeatmapView()
+        from gui.spectrum_view import SpectrumView
+
+        self.spectrum = SpectrumView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.histogram, "&Histogram")
         self.tabs.addTab(self.depth, "&Depth")
         self.tabs.addTab(self.heatmap, "Heat&map")
+        self.tabs.addTab(self.spectrum, "&Spectrum")
         self.tabs.currentChanged.connect(self._tab_changed)
 
         layout = QVBoxLayout(self)
@@ -916,6 +920,7 @@ class DistributionPanel(QWidget):
             ("histogram", self.histogram, self.histogram.show_results),
             ("depth", self.depth, self.depth.show_series),
             ("heatmap", self.heatmap, self.heatmap.show_heatmap),
+            ("spectrum", self.spectrum, self.spectrum.show_spectrum),
         ):
             runner = _Runner(self)
             runner.done.connect(show)
@@ -937,6 +942,7 @@ class DistributionPanel(QWidget):
         self.depth.clear()
         self.depth.pattern_edit.clear()
         self.heatmap.clear()
+        self.spectrum.clear()
         self.histogram.set_scheme(None)
         self._show_message("")
         self.title.setText(
@@ -1003,7 +1009,7 @@ class DistributionPanel(QWidget):
     # work
 
     def _tab_name(self) -> str:
-        return ("histogram", "depth", "heatmap")[self.tabs.currentIndex()]
+        return ("histogram", "depth", "heatmap", "spectrum")[self.tabs.currentIndex()]
 
     def _start_visible(self) -> None:
         if self._stale["histogram"]:
@@ -1030,6 +1036,15 @@ class DistributionPanel(QWidget):
                 self.depth.hover.setText("This name has no numbered block to follow across depth.")
                 return
             self.runners[name].run(self.depth.compute(checkpoint, pattern))
+        elif name == "spectrum":
+            from core.analysis.spectrum import spectrum_possible
+
+            t = checkpoint.tensor(paths[0])
+            if t is None or not spectrum_possible(t):
+                self.runners[name].cancel()
+                self.spectrum.clear("A spectrum needs one readable weight matrix (or conv kernel).")
+                return
+            self.runners[name].run(self.spectrum.compute(checkpoint, paths[0]))
         else:
             t = checkpoint.tensor(paths[0])
             if t is None or stats.matrix_shape(t) is None or t.source is None:
