@@ -1,0 +1,197 @@
+"""A pair side's values as one float64 stream in C order, read through `core.stats`' sources.
+
+Each `Part` is one tensor: read in bounded chunks by `core.stats._chunks` (plain, inflated,
+dequantised GGUF blocks, strided views already in C order), as effective values (int8 × scale,
+`core.effective`), or through an mmap in logical order when its storage order is not C order
+(a transposed view, or a GPT-2 Conv1D weight read as its transpose).
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from core import stats
+from core.analysis import transforms
+from core.decode import decode, storage_dtype
+from core.effective import Scheme
+from core.errors import Cancelled, CheckpointError
+from core.model import TensorInfo
+
+CancelledFn = Callable[[], bool] | None
+AdvanceFn = Callable[[int], None] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    tensor: TensorInfo
+    scheme: Scheme | None = None  # read as (stored − zero point) × scale
+    transposed: bool = False  # a 2-D tensor read as its transpose
+
+
+@dataclass(frozen=True, slots=True)
+class Side:
+    """What one side of a pair reads: its parts one after another, then the undo steps."""
+
+    parts: tuple[Part, ...]
+    steps: tuple[transforms.Step, ...] = ()
+
+    @property
+    def plain(self) -> bool:
+        """One tensor read byte for byte as stored: eligible for the identical-bytes check."""
+        if len(self.parts) != 1 or self.steps:
+            return False
+        part = self.parts[0]
+        source = part.tensor.source
+        return (
+            part.scheme is None
+            and not part.transposed
+            and source is not None
+            and source.strides is None
+        )
+
+    @property
+    def pass_bytes(self) -> int:
+        return sum(stats._pass_bytes(p.tensor) for p in self.parts)
+
+
+def check(side: Side) -> None:
+    """CheckpointError now (naming the file) if a part's data cannot be read or is cut short."""
+    for part in side.parts:
+        stats._check_size(part.tensor)
+        if part.scheme is not None:
+            for extra in (part.scheme.scale, part.scheme.zero_point):
+                if extra is not None:
+                    stats._check_size(extra)
+    for step in side.steps:
+        for extra in (step.down, step.up):
+            if extra is not None:
+                stats._check_size(extra)
+
+
+def values(
+    side: Side, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
+) -> Iterator[np.ndarray]:
+    stream: Iterator[np.ndarray] = (
+        chunk
+        for part in side.parts
+        for chunk in _part_values(part, chunk_bytes, cancelled, advance)
+    )
+    for step in side.steps:
+        stream = transforms.apply(step, stream, chunk_bytes // 8)
+    return stream
+
+
+def _part_values(
+    part: Part, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
+) -> Iterator[np.ndarray]:
+    t = part.tensor
+    if part.scheme is not None:
+        from core.effective import _effective_chunks
+
+        yield from _effective_chunks(part.scheme, chunk_bytes, cancelled, advance)
+        return
+    source = stats._readable(t)
+    if t.numel == 0:
+        return
+    if part.transposed or (source.strides is not None and not _storage_is_c_order(source.strides)):
+        yield from _logical_chunks(t, part.transposed, chunk_bytes, cancelled, advance)
+        return
+    for unit in stats._units_of(t, "moments", chunk_bytes):
+        for chunk in stats._chunks(unit, cancelled, advance):
+            yield decode(chunk, t.dtype, np.float64)
+
+
+def _storage_is_c_order(strides: tuple[int, ...]) -> bool:
+    """`core.stats` visits a strided view's axes by falling stride: C order when they fall."""
+    return all(a >= b for a, b in zip(strides, strides[1:], strict=False))
+
+
+def _logical_chunks(
+    t: TensorInfo, transposed: bool, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
+) -> Iterator[np.ndarray]:
+    """Values in C order of the tensor (or of its transpose), copied out of an mmap a bounded
+    block at a time; the pages are dropped after each block so RSS stays flat."""
+    source = stats._readable(t)
+    if source.encoding:
+        raise CheckpointError(
+            source.file, f"{t.name}: a transposed {source.encoding} tensor cannot be streamed"
+        )
+    raw = storage_dtype(t.dtype)
+    shape = t.shape
+    strides = source.strides or _c_strides(shape)
+    if transposed:
+        shape, strides = shape[::-1], strides[::-1]
+    max_elements = max(1, chunk_bytes // 8)
+    with open(source.file, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        span = np.frombuffer(mapped, raw, count=source.nbytes // raw.itemsize, offset=source.offset)
+        view = np.lib.stride_tricks.as_strided(
+            span, shape, tuple(s * raw.itemsize for s in strides), writeable=False
+        )
+        for block in stats._blocks(view, max_elements):
+            if cancelled is not None and cancelled():
+                raise Cancelled
+            chunk = decode(np.ascontiguousarray(block).reshape(-1), t.dtype, np.float64)
+            yield chunk
+            if advance is not None:
+                advance(chunk.size * raw.itemsize)
+            stats._drop_pages(mapped, source.offset, source.nbytes)
+        del span, view
+    finally:
+        try:
+            mapped.close()
+        except BufferError:
+            pass
+
+
+def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def small_values(t: TensorInfo) -> np.ndarray:
+    """A small tensor's values (a LoRA matrix, a scale), read whole as float64."""
+    stats._check_size(t)
+    parts = [c.copy() for c in _part_values(Part(t), stats.CHUNK_BYTES, None, None)]
+    return np.concatenate(parts) if parts else np.zeros(math.prod(t.shape), np.float64)
+
+
+def raw_equal(
+    a: TensorInfo, b: TensorInfo, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
+) -> bool:
+    """Whether two tensors' stored bytes are the same, compared a chunk at a time."""
+    sa, sb = stats._readable(a), stats._readable(b)
+    if sa.nbytes != sb.nbytes:
+        return False
+    if sa.file == sb.file and sa.offset == sb.offset:
+        return True
+    size = max(1, min(chunk_bytes, sa.nbytes))
+    buffer_a, buffer_b = bytearray(size), bytearray(size)
+    view_a, view_b = memoryview(buffer_a), memoryview(buffer_b)
+    with open(sa.file, "rb", buffering=0) as fa, open(sb.file, "rb", buffering=0) as fb:
+        fa.seek(sa.offset)
+        fb.seek(sb.offset)
+        remaining = sa.nbytes
+        while remaining > 0:
+            if cancelled is not None and cancelled():
+                raise Cancelled
+            n = min(size, remaining)
+            stats._read_exact(fa, view_a[:n], str(sa.file))
+            stats._read_exact(fb, view_b[:n], str(sb.file))
+            # bytearray equality is one memcmp (a memoryview compares item by item)
+            same = buffer_a == buffer_b if n == size else buffer_a[:n] == buffer_b[:n]
+            if not same:
+                return False
+            remaining -= n
+            if advance is not None:
+                advance(2 * n)
+    return True
