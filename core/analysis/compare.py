@@ -415,10 +415,12 @@ def _check_side(side: sources.Side, label: str, checkpoint: Checkpoint) -> None:
 
 
 def _unreadable(spec: PairSpec) -> str:
-    for side in (spec.side_a, spec.side_b):
+    for label, side in (("A", spec.side_a), ("B", spec.side_b)):
         for part in side.parts:
-            if not stats.statistics_possible(part.tensor):
-                t = part.tensor
+            t = part.tensor
+            if t.source is None:
+                return f"side {label}: the data of {t.name} is not in the file (see its warnings)"
+            if not stats.statistics_possible(t):
                 kind = t.source.encoding if t.source and t.source.encoding else t.dtype
                 return f"{t.name}: values of {kind} tensors cannot be read"
     return ""
@@ -493,15 +495,20 @@ CONFIG_CHANGES_SHOWN = 2000
 
 
 def merged_config(checkpoint: Checkpoint) -> dict[str, Any]:
-    """The checkpoint's hyperparameters, merged over its sources, as dotted key → value."""
-    from core.hparams.merge import dotted, flatten, merge
+    """The checkpoint's hyperparameters merged over its sources, by key: a known hyperparameter
+    under its canonical name (`num_attention_heads` and GGUF's `llama.attention.head_count` are
+    both `num_heads`), anything else by its dotted path."""
+    from core.hparams.keys import spec_for
+    from core.hparams.merge import _fits, dotted, flatten, merge
 
     leaves = flatten(merge(checkpoint.hyperparams).data)
     found: dict[str, Any] = {}
     for path, value in leaves.items():
         if isinstance(value, (list, tuple)) and len(value) > _LONG_LIST:
             value = f"[{len(value):,} values]"  # a vocabulary is not a hyperparameter to diff
-        found[dotted(path)] = value
+        spec = spec_for(path)
+        key = spec.canonical if spec is not None and _fits(spec.kind, value) else dotted(path)
+        found.setdefault(key, value)
     return found
 
 
