@@ -101,9 +101,38 @@ def _part_values(
     if part.transposed or (source.strides is not None and not _storage_is_c_order(source.strides)):
         yield from _logical_chunks(t, part.transposed, chunk_bytes, cancelled, advance)
         return
+    wide = _wide(t)
+    buffer = np.zeros(0, np.float32)
     for unit in stats._units_of(t, "moments", chunk_bytes):
         for chunk in stats._chunks(unit, cancelled, advance):
-            yield decode(chunk, t.dtype, np.float64)
+            if t.dtype in ("bfloat16", "float16") and not t.source.encoding:
+                # decoded into one reused buffer: a fresh array per chunk costs page faults
+                if buffer.size < chunk.size:
+                    buffer = np.empty(chunk.size, np.float32)
+                out = buffer[: chunk.size]
+                if t.dtype == "bfloat16":
+                    np.left_shift(chunk, 16, out=out.view(np.uint32), dtype=np.uint32)
+                else:
+                    np.copyto(out, chunk)
+                yield out
+            else:
+                yield decode(chunk, t.dtype, wide)
+
+
+# float32 holds every value of these exactly; the kernel widens them a cache-sized piece at a time
+_EXACT_IN_FLOAT32 = frozenset(
+    {"float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu",
+     "int16", "int8", "uint16", "uint8", "bool"}
+)  # fmt: skip
+
+
+def _wide(t: TensorInfo) -> type:
+    from core import inflate
+
+    encoding = t.source.encoding if t.source is not None else ""
+    if t.dtype in _EXACT_IN_FLOAT32 or (encoding and not inflate.is_deflate(encoding)):
+        return np.float32  # dequantised blocks come as float32 already
+    return np.float64
 
 
 def _storage_is_c_order(strides: tuple[int, ...]) -> bool:
@@ -137,7 +166,7 @@ def _logical_chunks(
         for block in stats._blocks(view, max_elements):
             if cancelled is not None and cancelled():
                 raise Cancelled
-            chunk = decode(np.ascontiguousarray(block).reshape(-1), t.dtype, np.float64)
+            chunk = decode(np.ascontiguousarray(block).reshape(-1), t.dtype, _wide(t))
             yield chunk
             if advance is not None:
                 advance(chunk.size * raw.itemsize)
@@ -161,7 +190,7 @@ def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
 def small_values(t: TensorInfo) -> np.ndarray:
     """A small tensor's values (a LoRA matrix, a scale), read whole as float64."""
     stats._check_size(t)
-    parts = [c.copy() for c in _part_values(Part(t), stats.CHUNK_BYTES, None, None)]
+    parts = [c.astype(np.float64) for c in _part_values(Part(t), stats.CHUNK_BYTES, None, None)]
     return np.concatenate(parts) if parts else np.zeros(math.prod(t.shape), np.float64)
 
 

@@ -38,7 +38,7 @@ def regroup(stream: Iterator[np.ndarray], size: int, target: int) -> Iterator[np
     pending: list[np.ndarray] = []
     held = 0
     for chunk in stream:
-        pending.append(chunk)
+        pending.append(chunk.copy())  # a source may reuse its chunk's buffer for the next one
         held += chunk.size
         if held < step:
             continue
@@ -58,7 +58,7 @@ def regroup(stream: Iterator[np.ndarray], size: int, target: int) -> Iterator[np
 def apply(step: Step, stream: Iterator[np.ndarray], target: int) -> Iterator[np.ndarray]:
     if step.kind == "minus_one":
         for chunk in stream:
-            yield chunk - 1.0
+            yield chunk.astype(np.float64) - 1.0  # in float64: w + 1 − 1 must not round again
         return
     if step.kind == "unpermute":
         head_rows = step.rows // step.heads
@@ -84,5 +84,5 @@ def _add_lora(step: Step, stream: Iterator[np.ndarray], target: int) -> Iterator
     for block in regroup(stream, step.cols, target):
         rows = block.size // step.cols
         delta = step.scale * (up[row : row + rows] @ down)
-        yield block + delta.reshape(-1)
+        yield block.astype(np.float64) + delta.reshape(-1)
         row += rows
