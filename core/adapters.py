@@ -8,9 +8,13 @@ checkpoint on this disk that the config names (a local path, or a repository id 
 local Hugging Face cache; nothing is looked up online), or from a base opened beside it.
 
 Quantised safetensors: integer weights with scale tensors beside them (int8 + `weight_scale`,
-GPTQ/AWQ `qweight` + `scales`/`qzeros`, bitsandbytes `SCB`). `core.roles` already counts the
-scales as buffers, not weights; here we name the scheme, and `effective_values` turns stored
-integers into the values the model computes with, where the scales make that possible.
+`qweight` + `scale`, GPTQ/AWQ `qweight` + `scales`/`qzeros`, bitsandbytes `SCB`), matched by name
+and shape in `core.quant_state`. `core.roles` counts the scales and zero points as quantisation
+metadata, apart from the parameters; here we name the scheme, warn where stored words pack several
+values, and `effective_values` turns stored integers into the values the model computes with.
+
+A file that states its own parameter count (safetensors `__metadata__` `parameter_count`, an
+index's `total_parameters`) is checked against ours: a difference is a warning with both numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 from core import units
 from core.model import Checkpoint, TensorInfo
-from core.roles import QUANT_STATE_LEAVES
+from core.quant_state import QuantLink, quant_links
 
 # the matrix pair's part of the name: "<module>.lora_A.weight", "<module>.lora_A.default.weight",
 # kohya "<module>.lora_down.weight", GGUF "<module>.weight.lora_a"
@@ -38,6 +42,7 @@ def describe(checkpoint: Checkpoint) -> None:
     """Add adapter and quantisation facts (and warnings) to an opened checkpoint, in place."""
     _describe_lora(checkpoint)
     _describe_quantisation(checkpoint)
+    _check_stated_count(checkpoint)
 
 
 def lora_modules(tensors: list[TensorInfo]) -> dict[str, dict[str, TensorInfo]]:
@@ -264,35 +269,102 @@ def _hub_cache_snapshot(repo_id: str) -> Path | None:
 
 
 def _describe_quantisation(checkpoint: Checkpoint) -> None:
-    leaves: dict[str, int] = {}
-    for t in checkpoint.tensors:
-        leaf = t.name.rpartition(".")[2]
-        if leaf in QUANT_STATE_LEAVES or leaf == "qweight":
-            leaves[leaf] = leaves.get(leaf, 0) + 1
-    if not leaves:
+    links = quant_links(checkpoint.tensors)
+    metadata = [t for t in checkpoint.tensors if t.role == "quant"]
+    if not metadata:
         return
-    if "qweight" in leaves:
-        scheme = "GPTQ" if "g_idx" in leaves else "GPTQ/AWQ"
-        bits = _quant_bits(checkpoint)
-        text = f"{scheme} packed integers ({leaves['qweight']} qweight tensors"
-        text += f", {bits}-bit" if bits else ""
-        text += ")"
-        checkpoint.warnings.append(
-            "qweight tensors pack several low-bit values per int32: their counts are of the "
-            "stored integers" + (f"; multiply by {32 // bits} for the weights" if bits else "")
-        )
+    leaves = {t.name.rpartition(".")[2] for t in metadata}
+    weights = [link for link in links.by_weight.values() if link.scale is not None]
+    packed = [link for link in links.by_weight.values() if link.pack != 1]
+    if packed:
+        text = _describe_packing(checkpoint, packed, "g_idx" in leaves)
     elif "SCB" in leaves:
-        text = f"bitsandbytes int8 ({leaves['SCB']} weights with SCB scales)"
-    elif "absmax" in leaves:
-        text = f"bitsandbytes 4-bit ({leaves['absmax']} weights with absmax blocks)"
+        text = f"bitsandbytes int8 ({_tensors(len(weights), 'weight')} with SCB scales)"
+    elif weights:
+        dtypes = sorted({link.weight.dtype for link in weights})
+        text = (
+            f"scaled weights ({_tensors(len(weights), '/'.join(dtypes) + ' weight')} with scales)"
+        )
     else:
-        scaled = leaves.get("weight_scale", 0) + leaves.get("weight_scale_inv", 0)
-        text = f"scaled weights ({scaled} weight scales)"
-    scale_elements = sum(
-        t.numel for t in checkpoint.tensors if t.name.rpartition(".")[2] in QUANT_STATE_LEAVES
-    )
-    text += f"; {units.count(scale_elements)} scale/zero-point elements counted as buffers"
+        text = f"quantisation metadata ({len(metadata)} tensors)"
+    elements = sum(t.numel for t in metadata if t.is_quant_state)
+    text += f"; {units.count(elements)} scale/zero-point elements counted apart from the parameters"
     checkpoint.facts["quantisation"] = text
+
+
+def _describe_packing(checkpoint: Checkpoint, packed: list[QuantLink], g_idx: bool) -> str:
+    """The scheme of weights whose stored words hold several values, and a warning saying so."""
+    if any(link.weight.dtype == "uint8" for link in packed):
+        bnb = any(o.name.endswith("absmax") for link in packed for o in link.others)
+        scheme = "bitsandbytes 4-bit" if bnb else "4-bit in bytes"
+    elif g_idx or all(link.packed_along == "rows" for link in packed):
+        scheme = "GPTQ"
+    elif any(link.weight.name.endswith("_packed") for link in packed):
+        scheme = "compressed-tensors"
+    else:
+        scheme = "AWQ" if any(link.weight.name.endswith("qweight") for link in packed) else "int"
+    bits = _quant_bits(checkpoint)
+    factors = set()
+    for link in packed:
+        word = DTYPE_BITS.get(link.weight.dtype, 0)
+        factors.add(link.pack or (word // bits if bits and word else 0))
+    factor = factors.pop() if len(factors) == 1 else 0
+    dtype = packed[0].weight.dtype
+    text = f"{scheme} packed integers ({_tensors(len(packed), 'weight')}"
+    text += f", {DTYPE_BITS.get(dtype, 0) // factor}-bit" if factor else ""
+    text += ")"
+    per = f"{factor} values" if factor else "several low-bit values"
+    warning = (
+        f"{_tensors(len(packed), 'quantised weight')} {'packs' if len(packed) == 1 else 'pack'} "
+        f"{per} per {dtype} element: their "
+        "counts are of the stored words"
+    )
+    checkpoint.warnings.append(
+        warning + (f"; multiply by {factor} for the weights" if factor else "")
+    )
+    return text
+
+
+def _tensors(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+DTYPE_BITS = {"int32": 32, "uint32": 32, "uint8": 8, "int16": 16}
+STATED_COUNT_KEYS = (
+    "parameter_count",
+    "num_parameters",
+    "total_parameters",
+    "total_params",
+    "n_params",
+    "index.total_parameters",
+)
+
+
+def _check_stated_count(checkpoint: Checkpoint) -> None:
+    """Warn when the file's own statement of its parameter count differs from ours."""
+    for key in STATED_COUNT_KEYS:
+        value = checkpoint.metadata.get(key)
+        text = str(value).strip().replace(",", "").replace("_", "") if value is not None else ""
+        if not text.isdigit() or isinstance(value, bool):
+            continue
+        stated, totals = int(text), checkpoint.totals
+        if stated == totals.params:
+            return
+        warning = (
+            f"the file states {units.exact(stated)} parameters ({key}) but ParamScope counts "
+            f"{units.exact(totals.params)}"
+        )
+        if totals.quant_state and stated == totals.params + totals.quant_state:
+            warning += (
+                f": the file's number counts the {units.exact(totals.quant_state)} "
+                "scale/zero-point elements as parameters too"
+            )
+        elif totals.buffers and stated == totals.params + totals.buffers:
+            warning += (
+                f": the file's number counts the {units.exact(totals.buffers)} buffer elements too"
+            )
+        checkpoint.warnings.append(warning)
+        return
 
 
 def _quant_bits(checkpoint: Checkpoint) -> int:
@@ -302,21 +374,20 @@ def _quant_bits(checkpoint: Checkpoint) -> int:
         bits = config.get("bits") or config.get("w_bit") if isinstance(config, dict) else None
         if isinstance(bits, int) and bits in (2, 3, 4, 8):
             return bits
+        groups = config.get("config_groups") if isinstance(config, dict) else None
+        for group in groups.values() if isinstance(groups, dict) else ():
+            weights = group.get("weights") if isinstance(group, dict) else None
+            bits = weights.get("num_bits") if isinstance(weights, dict) else None
+            if isinstance(bits, int) and bits in (2, 3, 4, 8):
+                return bits  # compressed-tensors: config_groups.<group>.weights.num_bits
     return 0
 
 
 def scale_for(checkpoint: Checkpoint, weight: TensorInfo) -> TensorInfo | None:
-    """The scale tensor that turns an integer weight's stored values into real ones, if any."""
-    module, _, leaf = weight.name.rpartition(".")
-    prefix = f"{module}." if module else ""
-    names = [f"{prefix}{leaf}_scale", f"{prefix}weight_scale", f"{prefix}scales", f"{prefix}SCB"]
-    if leaf == "weight":
-        names.insert(0, f"{prefix}weight_scale_inv")
-    for name in names:
-        found = checkpoint.tensor(name)
-        if found is not None and found is not weight:
-            return found
-    return None
+    """The scale tensor that turns an integer weight's stored values into real ones, if any:
+    matched to it by name and shape (`core.quant_state`)."""
+    link = quant_links(checkpoint.tensors).by_weight.get(weight.name)
+    return link.scale if link is not None else None
 
 
 def effective_values(stored: Any, scale: Any, zero_point: Any = None) -> Any:

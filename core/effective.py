@@ -14,28 +14,28 @@ Supported (`scheme_for` says which applies, or why none does):
   (or the last group shorter), and per 2-D block (`⌈out/b⌉ × ⌈in/b⌉`, DeepSeek's 128×128);
 - zero points of any of those shapes, subtracted before scaling; bitsandbytes `SCB` is the
   row's absmax, so its values are stored × SCB ÷ 127.
-Not supported: packed 4-bit weights (ONNX INT4/UINT4), GPTQ/AWQ `qweight` (eight 4-bit values packed per int32 word, zero points packed
-the same way, columns permuted by `g_idx`) and bitsandbytes 4-bit (`absmax` blocks over packed
+Which scale and zero point belong to a weight is `core.quant_state`'s match by name and shape.
+Not supported: packed 4-bit weights (ONNX INT4/UINT4), GPTQ/AWQ `qweight` (eight 4-bit values
+packed per int32 word, zero points packed the same way, columns permuted by `g_idx`) and bitsandbytes 4-bit (`absmax` blocks over packed
 nibbles): the stored words are shown, and the scheme says why.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from core import stats
-from core.adapters import scale_for
 from core.decode import decode, storage_dtype
 from core.dtypes import DTYPES
 from core.errors import Cancelled, CheckpointError
 from core.model import Checkpoint, TensorInfo
+from core.quant_state import matrix as _matrix
+from core.quant_state import quant_links
+from core.quant_state import scale_blocks as _blocks
 from core.units import exact
-
-_WEIGHT_LEAVES = ("weight", "weight_quantized", "qweight")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,25 +75,20 @@ def scheme_for(checkpoint: Checkpoint, t: TensorInfo) -> Scheme | None:
     category = DTYPES[t.dtype].category if t.dtype in DTYPES else ""
     if category not in ("int", "uint") and not t.dtype.startswith("float8"):
         return None  # float weights mean what they hold
-    leaf = _leaf(t.name)
-    scale = scale_for(checkpoint, t)
-    if scale is None:
-        return None
-    if _leaf(scale.name) != f"{leaf}_scale" and leaf not in _WEIGHT_LEAVES:
-        return None  # a module's weight scale says nothing about its other integer tensors
-    prefix = t.name[: len(t.name) - len(leaf)]
-    zero = checkpoint.tensor(f"{prefix}{leaf}_zero_point")
-    if zero is None and leaf in _WEIGHT_LEAVES:
-        zero = checkpoint.tensor(f"{prefix}weight_zero_point")
+    link = quant_links(checkpoint.tensors).by_weight.get(t.name)
+    if link is None or link.scale is None:
+        return None  # no scale matched to it by name and shape (`core.quant_state`)
+    scale, zero = link.scale, link.zero_point
     scheme = Scheme(t, scale, zero, "")
-    if leaf == "qweight" or checkpoint.tensor(f"{prefix}qzeros") is not None:
+    if any(_leaf(o.name) in ("absmax", "nested_absmax") for o in link.others):
+        return _unsupported(scheme, "bitsandbytes 4-bit blocks are not supported yet")
+    if link.pack != 1 or (zero is not None and _leaf(zero.name) == "qzeros"):
+        per = f"{link.pack} values" if link.pack > 1 else "several low-bit values"
         return _unsupported(
             scheme,
-            "GPTQ/AWQ packing (eight 4-bit values per int32 word, packed zero points) "
+            f"GPTQ/AWQ packing ({per} per {t.dtype} word, packed zero points) "
             "is not supported yet: the statistics are of the stored words",
         )
-    if checkpoint.tensor(f"{prefix}absmax") is not None:
-        return _unsupported(scheme, "bitsandbytes 4-bit blocks are not supported yet")
     for part in (t, scale, zero):
         if part is not None and not stats.statistics_possible(part):
             return _unsupported(scheme, f"the data of {part.name} cannot be read")
@@ -128,47 +123,6 @@ def _unsupported(scheme: Scheme, problem: str) -> Scheme:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return "×".join(map(str, shape)) or "scalar"
-
-
-def _matrix(shape: tuple[int, ...]) -> tuple[int, int]:
-    """The 2-D view the scales apply to: first axis × everything else (1-D: n × 1)."""
-    if not shape:
-        return 1, 1
-    rows = shape[0]
-    return rows, math.prod(shape[1:]) if len(shape) > 1 else 1
-
-
-def _blocks(
-    weight: tuple[int, ...], scale: tuple[int, ...], preferred: tuple[int, int] | None = None
-) -> tuple[int, int] | None:
-    """Rows × columns of the weight's 2-D view that one scale covers, or None if it does not fit.
-
-    Shapes alone can be ambiguous (200 rows and 2 scales: blocks of 100, or of 128 with a short
-    last one): the config's block size (`preferred`) wins when it fits, then an even split."""
-    rows, cols = _matrix(weight)
-    if math.prod(scale) == 1:
-        return max(rows, 1), max(cols, 1)
-    if len(scale) == 1 and len(weight) >= 1 and scale[0] == rows:
-        return 1, max(cols, 1)  # one per output channel
-    if len(scale) != len(weight) or len(weight) == 0:
-        return None
-    if len(weight) > 2:  # conv kernels: per tensor or per output channel only
-        return (1, max(cols, 1)) if scale[0] == rows and math.prod(scale[1:]) == 1 else None
-    counts = (scale[0], 1) if len(scale) == 1 else scale  # 1-D: groups of elements
-    if preferred is not None and all(
-        block > 0 and -(-size // block) == count
-        for size, count, block in zip((rows, cols), counts, preferred, strict=True)
-    ):
-        return preferred
-    found = []
-    for size, count in zip((rows, cols), counts, strict=True):
-        if count <= 0 or count > max(size, 1):
-            return None
-        block = -(-size // count)
-        if -(-size // block) != count:
-            return None
-        found.append(block)
-    return found[0], found[1]
 
 
 def _config_blocks(checkpoint: Checkpoint) -> tuple[int, int] | None:

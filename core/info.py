@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from core import units
@@ -24,9 +25,11 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "path": str(checkpoint.path),
         "format": checkpoint.format,
         "files": [str(f) for f in checkpoint.files],
+        "alternatives": [str(f) for f in checkpoint.alternatives],
         "file_bytes": checkpoint.file_bytes,
         "total_params": totals.params,
         "total_buffers": totals.buffers,
+        "total_quant_state": totals.quant_state,
         "total_bytes": totals.nbytes,
         "counts": dict(totals.counts),
         "roles": dict(totals.roles),
@@ -46,6 +49,8 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
                 "role": t.role,
                 "section": t.section,
                 **({"tied_to": t.tied_to} if t.tied_to else {}),
+                **({"data": t.truncated} if t.truncated else {}),
+                **({"ggml_shape": list(stored)} if (stored := stored_shape(checkpoint, t)) else {}),
             }
             for t in checkpoint.tensors
         ],
@@ -57,6 +62,14 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
     }
 
 
+def stored_shape(checkpoint: Checkpoint, t: TensorInfo) -> tuple[int, ...] | None:
+    """The shape in the file's own order where it differs from the PyTorch order shown: GGUF
+    lists ggml's fastest-varying dimension first. None for formats that store PyTorch's order."""
+    if checkpoint.format == "gguf":
+        return tuple(reversed(t.shape))
+    return None
+
+
 def _node_json(node: ModuleNode) -> dict[str, Any]:
     return {
         "name": node.name,
@@ -65,6 +78,7 @@ def _node_json(node: ModuleNode) -> dict[str, Any]:
         "bias": node.bias,
         "other": node.other,
         "buffer": node.buffer,
+        "quant": node.quant,
         "params": node.params,
         "children": [_node_json(child) for child in node.children.values()],
     }
@@ -82,6 +96,15 @@ def info_text(checkpoint: Checkpoint, depth: int = 3) -> str:
             f" in {units.exact(totals.tensors)} tensors"
         ),
         f"  buffers     {units.count(totals.buffers)} ({units.exact(totals.buffers)})",
+        *(
+            [
+                f"  quant       {units.count(totals.quant_state)} "
+                f"({units.exact(totals.quant_state)}) elements of quantisation metadata "
+                "(scales, zero points): not parameters"
+            ]
+            if totals.quant_state
+            else []
+        ),
         "  dtypes      "
         + ", ".join(
             f"{d} {units.count(n)}" for d, n in sorted(totals.dtypes.items(), key=lambda x: -x[1])
@@ -91,7 +114,7 @@ def info_text(checkpoint: Checkpoint, depth: int = 3) -> str:
         f"{name} {units.count(totals.categories.get(name, 0))}"
         f" ({units.percent(totals.categories.get(name, 0), totals.params)}%)"
         for name in CATEGORIES
-        if totals.categories.get(name) and name != "buffers"
+        if totals.categories.get(name) and name not in ("buffers", "quantisation")
     )
     lines.append(f"  split       {split}")
     if totals.optimizer_state:
@@ -113,11 +136,24 @@ def info_text(checkpoint: Checkpoint, depth: int = 3) -> str:
         lines.append(f"  meta        {key}: {text if len(text) < 90 else text[:87] + '…'}")
     for source, values in checkpoint.hyperparams.items():
         lines.append(f"  hparams     {source}: {len(values)} keys")
+    if checkpoint.alternatives:
+        lines.append(
+            "  note        the folder also holds alternative copies of this model, not opened: "
+            + ", ".join(_beside(checkpoint, f) for f in checkpoint.alternatives)
+        )
     for warning in checkpoint.warnings:
         lines.append(f"  warning     {warning}")
     lines.append("")
     lines.extend(_tree_table(checkpoint, depth))
     return "\n".join(lines) + "\n"
+
+
+def _beside(checkpoint: Checkpoint, file: Path) -> str:
+    """An alternative's name relative to the opened file's folder (`onnx/model.onnx`)."""
+    try:
+        return file.relative_to(checkpoint.path.parent).as_posix()
+    except ValueError:
+        return str(file)
 
 
 _HEADER = (
@@ -127,6 +163,7 @@ _HEADER = (
     "Biases",
     "Other",
     "Buffers",
+    "Quant",
     "Params",
     "%",
     "Bytes",
@@ -138,12 +175,18 @@ MAX_TENSOR_ROWS = 20  # tensors beside modules shown one per row, then summed up
 
 def _tree_table(checkpoint: Checkpoint, depth: int) -> list[str]:
     totals = checkpoint.totals
-    # "State": elements that are not the model's (optimizer moments, EMA copies, callbacks)
-    with_state = bool(totals.optimizer_state or totals.copies or totals.training_state)
-    header = _HEADER if with_state else _HEADER[:-1]
+    # "State": elements that are not the model's (optimizer moments, EMA copies, callbacks);
+    # "Quant": scales and zero points of quantised weights. Each only when the file has some.
+    hidden = set()
+    if not (totals.optimizer_state or totals.copies or totals.training_state):
+        hidden.add(_HEADER.index("State"))
+    if not totals.quant_state:
+        hidden.add(_HEADER.index("Quant"))
+    keep = [i for i in range(len(_HEADER)) if i not in hidden]
+    header = tuple(_HEADER[i] for i in keep)
     rows: list[tuple[str, ...]] = []
     _rows(checkpoint.tree, 0, depth, totals.params, rows)
-    rows = [r[: len(header)] for r in rows]
+    rows = [tuple(r[i] for i in keep) for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     widths[0] = min(widths[0], 60)
 
@@ -170,6 +213,7 @@ def _row(label: str, node: ModuleNode, total: int) -> tuple[str, ...]:
         _cell(node.bias),
         _cell(node.other),
         _cell(node.buffer),
+        _cell(node.quant),
         _cell(node.params),
         units.percent(node.params, total) if node.params else "–",
         units.size(node.nbytes),
@@ -188,10 +232,11 @@ def _tensor_row(label: str, t: TensorInfo, total: int) -> tuple[str, ...]:
         _cell(parameter if t.kind == "bias" else 0),
         _cell(parameter if t.kind not in ("weight", "bias") else 0),
         _cell(counted if t.is_buffer else 0),
+        _cell(counted if t.is_quant_state else 0),
         _cell(parameter),
         units.percent(parameter, total) if parameter else "–",
         units.size(0 if t.tied_to else t.nbytes),
-        _cell(counted if not (t.is_parameter or t.is_buffer) else 0),
+        _cell(counted if not (t.is_parameter or t.is_buffer or t.is_quant_state) else 0),
     )
 
 
@@ -234,6 +279,6 @@ def _rows(
 
 def _same_shape(a: ModuleNode, b: ModuleNode) -> bool:
     def key(n: ModuleNode) -> tuple[int, ...]:
-        return (n.params, n.buffer, n.state, n.nbytes, n.tensor_count)
+        return (n.params, n.buffer, n.quant, n.state, n.nbytes, n.tensor_count)
 
     return key(a) == key(b)

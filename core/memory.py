@@ -44,6 +44,9 @@ def totals_of(tensors: list[TensorInfo]) -> Totals:
         if t.is_buffer:
             totals.buffers += t.numel
             continue
+        if t.is_quant_state:
+            totals.quant_state += t.numel
+            continue
         totals.params += t.numel
         totals.param_bytes += t.nbytes
         totals.counts[t.kind] += t.numel

@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["weight", "bias", "other"]
-Role = Literal["embedding", "norm", "linear", "conv", "buffer", "other"]
+# "recurrent": an RNN/LSTM/GRU's input, hidden and projection matrices and their biases;
+# "quant": quantisation metadata (scales, zero points, group indices) beside stored integer
+# weights: neither parameters nor buffers, counted apart
+Role = Literal["embedding", "norm", "linear", "conv", "recurrent", "quant", "buffer", "other"]
 # "model": counted as the model's parameters/buffers; "optimizer": optimizer state (exp_avg, …);
 # "copy": another copy of the model's tensors (EMA weights); "training": other training state
 # (a callback's best score, a loose metric tensor beside the state dicts, a TorchScript module's
@@ -19,9 +22,19 @@ Role = Literal["embedding", "norm", "linear", "conv", "buffer", "other"]
 Section = Literal["model", "optimizer", "copy", "training"]
 
 KINDS: tuple[Kind, ...] = ("weight", "bias", "other")
-ROLES: tuple[Role, ...] = ("embedding", "norm", "linear", "conv", "buffer", "other")
+ROLES: tuple[Role, ...] = (
+    "embedding",
+    "norm",
+    "linear",
+    "conv",
+    "recurrent",
+    "quant",
+    "buffer",
+    "other",
+)
 # The summary's split: what a person calls each part of the model.
-CATEGORIES = ("weights", "biases", "norm scales", "embeddings", "other", "buffers")
+CATEGORIES = ("weights", "biases", "norm scales", "embeddings", "other", "quantisation", "buffers")
+NOT_PARAMETERS: frozenset[str] = frozenset({"buffer", "quant"})  # roles counted apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,21 +73,31 @@ class TensorInfo:
     # (kind, role) the file's own structure states (ONNX: the operator that consumes the tensor);
     # core.roles.classify takes it over what the name suggests (a float buffer by name stays one)
     role_hint: tuple[Kind, Role] | None = None
+    # a file cut short: "partial" (the file ends inside its data) or "missing" (its data lies past
+    # the end); such a tensor has no source, and statistics say why (core.readers.truncation)
+    truncated: str = ""
 
     @property
     def is_parameter(self) -> bool:
         """Counted in the model's parameters: a model tensor that is not a buffer nor a tie."""
-        return self.section == "model" and self.role != "buffer" and self.tied_to is None
+        return self.section == "model" and self.role not in NOT_PARAMETERS and self.tied_to is None
 
     @property
     def is_buffer(self) -> bool:
         return self.section == "model" and self.role == "buffer" and self.tied_to is None
 
     @property
+    def is_quant_state(self) -> bool:
+        """A scale, zero point or group index of quantised weights (counted apart)."""
+        return self.section == "model" and self.role == "quant" and self.tied_to is None
+
+    @property
     def category(self) -> str:
         """One of CATEGORIES, for the summary split and the colours."""
         if self.role == "buffer":
             return "buffers"
+        if self.role == "quant":
+            return "quantisation"
         if self.role == "embedding":
             return "embeddings"
         if self.kind == "bias":
@@ -102,6 +125,7 @@ class ModuleNode:
     bias: int = 0
     other: int = 0
     buffer: int = 0
+    quant: int = 0  # elements of quantisation metadata (scales, zero points)
     state: int = 0
     nbytes: int = 0
     tensor_count: int = 0
@@ -140,6 +164,7 @@ class ModuleNode:
 class Totals:
     params: int = 0
     buffers: int = 0
+    quant_state: int = 0  # elements of quantisation metadata: scales, zero points, group indices
     nbytes: int = 0  # bytes as stored, of every tensor in the file(s)
     param_bytes: int = 0  # bytes as stored, of the parameters only
     tensors: int = 0
@@ -169,6 +194,9 @@ class Checkpoint:
     warnings: list[str] = field(default_factory=list)
     facts: dict[str, str] = field(default_factory=dict)  # format's own facts for the summary
     file_bytes: int = 0  # size of all its files on disk
+    # other copies of the same model beside it (an int8 or fp16 copy, a .bin, an ONNX export),
+    # preferred first; opened on request, never merged into this one
+    alternatives: list[Path] = field(default_factory=list)
     _by_name: dict[str, TensorInfo] = field(default_factory=dict, repr=False, compare=False)
 
     @property

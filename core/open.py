@@ -6,13 +6,13 @@ import gc
 from collections.abc import Callable
 from pathlib import Path
 
-from core import interrupt
+from core import foreign, interrupt
 from core.adapters import describe as describe_adapters
 from core.errors import Cancelled, CheckpointError
 from core.memory import memory_table, totals_of
 from core.model import Checkpoint
 from core.roles import classify
-from core.sniff import locate
+from core.sniff import read_head, resolve
 from core.tree import build_tree
 
 ProgressFn = Callable[[int, int], None]
@@ -36,12 +36,18 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
     path = Path(path).expanduser()
     if progress:
         progress(0, 3)
-    reader, path = locate(path)
+    located = resolve(path)
+    reader, path = located.reader, located.path
     try:
         # the reader's long loops poll the caller's progress callback, which raises Cancelled
         with interrupt.checking((lambda: progress(0, 3)) if progress else None):
             result = reader.read(path)
-    except (CheckpointError, Cancelled):
+    except CheckpointError:
+        known = _foreign(path)
+        if known is not None:  # a PaddlePaddle pickle the pickle reader could not make sense of
+            raise known.error(path) from None
+        raise
+    except Cancelled:
         raise
     except RecursionError:
         raise CheckpointError(
@@ -55,6 +61,10 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
         raise CheckpointError(
             path, f"could not be read ({type(error).__name__}: {error})", BUG_HINT
         ) from error
+    if not result.tensors:
+        known = _foreign(path)
+        if known is not None:  # a PaddlePaddle pickle holds arrays the pickle reader does not take
+            raise known.error(path)
     if progress:
         progress(1, 3)
     classify(result.tensors)
@@ -75,12 +85,20 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
         warnings=result.warnings,
         facts=result.facts,
         file_bytes=sum(_size(f) for f in result.files),
+        alternatives=list(located.alternatives),
     )
     checkpoint.hyperparams = _discover_hyperparams(checkpoint, result.hyperparams)
     describe_adapters(checkpoint)  # LoRA rank/alpha/share, quantisation scheme: facts only
     if progress:
         progress(3, 3)
     return checkpoint
+
+
+def _foreign(path: Path) -> foreign.Foreign | None:
+    try:
+        return foreign.identify(path, read_head(path))
+    except CheckpointError:
+        return None
 
 
 def _discover_hyperparams(checkpoint: Checkpoint, inside: dict) -> dict:

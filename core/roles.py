@@ -1,8 +1,15 @@
 """What a tensor is, from its name, dtype, shape and its siblings in the same module.
 
 `kind` is what the name says (weight / bias / other). `role` is what the tensor does: an embedding
-table, a norm scale or shift, a linear or conv weight, a buffer (state that training does not
+table, a norm scale or shift, a linear, conv or recurrent weight, quantisation metadata (scales and
+zero points beside stored integers, `core.quant_state`), a buffer (state that training does not
 learn: BatchNorm running statistics, position ids, rotary frequencies, masks) or something else.
+
+The same tensor gets the same role in every format it is saved in: torch's LSTM `weight_ih_l0`
+and Keras's `lstm_cell/kernel` are both recurrent weights, Keras's `depthwise_kernel` and a
+torch depthwise `Conv2d.weight` both conv, Keras's `embeddings` and `nn.Embedding.weight` both
+embeddings. TensorFlow variable paths (`dense/kernel/Read/ReadVariableOp`) are read by their
+variable's name.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
 
-from core.dtypes import is_float, is_quantised
+from core.dtypes import DTYPES, is_float, is_quantised
 from core.model import Kind, Role, TensorInfo
+from core.quant_state import QUANT_STATE_LEAVES, QuantLinks, quant_links
+
+__all__ = ["QUANT_STATE_LEAVES", "classify", "kind_of", "role_of"]
 
 BUFFER_LEAVES = {
     "running_mean",
@@ -33,28 +43,6 @@ BUFFER_LEAVES = {
     "sin_cached",
     "_float_tensor",
 }
-# Quantisation state stored beside a quantised weight: scales, zero points, group indices (GPTQ and
-# AWQ `scales`/`qzeros`/`g_idx`, compressed-tensors and FP8 `weight_scale`, bitsandbytes `SCB`).
-# They turn stored integers into values but are not the model's weights: counted as buffers.
-QUANT_STATE_LEAVES = {
-    "weight_scale",
-    "weight_scale_inv",
-    "weight_zero_point",
-    "weight_global_scale",
-    "weight_g_idx",
-    "input_scale",
-    "input_global_scale",
-    "output_scale",
-    "k_scale",
-    "v_scale",
-    "scales",
-    "qzeros",
-    "g_idx",
-    "SCB",
-    "weight_format",
-    "absmax",
-    "quant_map",
-}
 # a module that holds any of these leaves is a normalisation layer (BatchNorm / InstanceNorm)
 NORM_SIBLINGS = {"running_mean", "running_var", "num_batches_tracked", "moving_mean"}
 _NORM_MODULE = re.compile(
@@ -73,22 +61,56 @@ _EMBED_MODULE = re.compile(
 _EXPORTED_WEIGHT = ("onnx::MatMul_", "onnx::Gemm_", "onnx::Conv_", "onnx::ConvTranspose_")
 
 
+# torch's RNN/LSTM/GRU (and their cells): weight_ih_l0, bias_hh_l1_reverse, weight_hr_l0 (proj)
+_RECURRENT_LEAF = re.compile(r"^(weight|bias)_(ih|hh|hr)(_l\d+)?(_reverse)?$")
+# Keras/TF: a layer with a recurrent kernel is recurrent, its input kernel and bias too
+_RECURRENT_SIBLING = "recurrent_kernel"
+# TensorFlow names the read of a variable after it: `dense/kernel/Read/ReadVariableOp:0`
+_TF_READS = frozenset({"read", "Read", "ReadVariableOp", "Identity"})
+_TF_OUTPUT = re.compile(r":\d+$")
+
+
 @lru_cache(maxsize=4096)
 def _kind_of_leaf(leaf: str) -> Kind:
     if (
         leaf == "weight"
-        or leaf.endswith("_weight")
-        or leaf in ("kernel", "gamma", "scale", "qweight", "weight_quantized")
+        or leaf.endswith(("_weight", "_kernel"))  # Keras depthwise/pointwise/recurrent_kernel
+        or leaf in ("kernel", "gamma", "scale", "qweight", "embeddings")
         or leaf.startswith(_EXPORTED_WEIGHT)
     ):
         return "weight"
     if leaf == "bias" or leaf.endswith("_bias") or leaf == "beta":
         return "bias"
+    recurrent = _RECURRENT_LEAF.match(leaf)
+    if recurrent:
+        return "weight" if recurrent[1] == "weight" else "bias"
+    for stored in ("_quantized", "_packed"):  # onnxruntime's `<w>_quantized`, compressed-tensors
+        if leaf.endswith(stored) and len(leaf) > len(stored):
+            return _kind_of_leaf(leaf[: -len(stored)])
     return "other"
 
 
+def split_name(name: str) -> tuple[str, str]:
+    """(module, leaf) of a tensor name: dotted, or a TensorFlow variable path inside its last
+    part (`model/dense/kernel/Read/ReadVariableOp:0` → `model/dense`, `kernel`)."""
+    module, _, leaf = name.rpartition(".")
+    if "/" in leaf:
+        parts = _TF_OUTPUT.sub("", leaf).split("/")
+        while len(parts) > 1 and parts[-1] in _TF_READS:
+            parts.pop()
+        if len(parts) > 1 and parts[-1]:
+            inner = "/".join(parts[:-1])
+            return (f"{module}.{inner}" if module else inner), parts[-1]
+    return module, leaf
+
+
 def kind_of(name: str) -> Kind:
-    return _kind_of_leaf(name.rpartition(".")[2])
+    return _kind_of_leaf(split_name(name)[1])
+
+
+@lru_cache(maxsize=4096)
+def _is_recurrent_leaf(leaf: str) -> bool:
+    return _RECURRENT_LEAF.match(leaf) is not None
 
 
 # Names repeat across blocks (`layers.N.input_layernorm`): match each distinct one once.
@@ -102,28 +124,50 @@ def _is_embed_module(module_leaf: str) -> bool:
     return bool(_EMBED_MODULE.search(module_leaf))
 
 
-def role_of(t: TensorInfo, siblings: set[str]) -> Role:
-    module, _, leaf = t.name.rpartition(".")
+_SMALL_INTS = frozenset({"int8", "uint8", "int4", "uint4"})
+
+
+def _stored_integers(t: TensorInfo, leaf: str, quant: QuantLinks | None) -> bool:
+    """Integers that stand for real weights: with a scale matched to them (int8 `qweight` +
+    `scale`, GPTQ's packed int32, onnxruntime's `_quantized`), or int8/int4 named as a weight."""
+    if quant is not None and t.name in quant.by_weight:
+        return True
+    return t.dtype in _SMALL_INTS and _kind_of_leaf(leaf) == "weight"
+
+
+def role_of(
+    t: TensorInfo,
+    siblings: set[str],
+    quant: QuantLinks | None = None,
+    leaf: str | None = None,
+    module: str | None = None,
+) -> Role:
+    if leaf is None or module is None:
+        module, leaf = split_name(t.name)
     module_leaf = module.rpartition(".")[2]
-    if leaf in QUANT_STATE_LEAVES:
-        return "buffer"
-    # integers with scales beside them (int8 / GPTQ `qweight` / onnxruntime's
-    # `weight_quantized`) and GGML blocks are real weights
-    quantised = is_quantised(t.dtype) or (
-        leaf in ("weight", "qweight", "weight_quantized")
-        and not siblings.isdisjoint(QUANT_STATE_LEAVES)
-    )
-    if not (quantised or is_float(t.dtype)) or leaf in BUFFER_LEAVES or "mask" in leaf:
+    if leaf in QUANT_STATE_LEAVES or (quant is not None and t.name in quant.metadata):
+        return "quant"
+    # integers with scales beside them and GGML blocks are real weights
+    real = is_float(t.dtype) or is_quantised(t.dtype)
+    if not real and t.dtype in DTYPES:
+        real = _stored_integers(t, leaf, quant)
+    if not real or leaf in BUFFER_LEAVES or "mask" in leaf:
         return "buffer"
     if leaf in ("bias", "masked_bias") and len(t.shape) == 4 and t.shape[:2] == (1, 1):
         return "buffer"  # GPT-2's causal mask `attn.bias` [1, 1, n, n]: not a parameter
     kind = _kind_of_leaf(leaf)
     ndim = len(t.shape)
+    if _is_recurrent_leaf(leaf) or (
+        kind != "other" and _RECURRENT_SIBLING in siblings and leaf != "embeddings"
+    ):
+        return "recurrent"
     if kind != "other" and (
         not siblings.isdisjoint(NORM_SIBLINGS) or (ndim <= 1 and _is_norm_module(module_leaf))
     ):
         return "norm"
-    if _is_embed_module(module_leaf) or (kind == "other" and "embed" in leaf and ndim >= 2):
+    if _is_embed_module(module_leaf) or (
+        (kind == "other" or leaf == "embeddings") and "embed" in leaf and ndim >= 2
+    ):
         return "embedding"
     if kind == "weight":
         if ndim >= 3:
@@ -137,30 +181,35 @@ def role_of(t: TensorInfo, siblings: set[str]) -> Role:
 
 def classify(tensors: Iterable[TensorInfo]) -> None:
     """Set `kind` and `role` on every tensor, in place. Biases follow their module's weight."""
-    tensors = list(tensors)
-    split = [t.name.rpartition(".") for t in tensors]
+    tensors = tensors if isinstance(tensors, list) else list(tensors)
+    split = [split_name(t.name) for t in tensors]
     leaves_by_module: dict[str, set[str]] = defaultdict(set)
-    for module, _, leaf in split:
+    for module, leaf in split:
         leaves_by_module[module].add(leaf)
+    quant = quant_links(tensors)
     weight_role: dict[str, Role] = {}
-    for t, (module, _, leaf) in zip(tensors, split, strict=True):
+    for t, (module, leaf) in zip(tensors, split, strict=True):
         t.kind = _kind_of_leaf(leaf)
-        t.role = role_of(t, leaves_by_module[module])
+        t.role = role_of(t, leaves_by_module[module], quant, leaf, module)
         if t.declared:
             t.role = _as_declared(t, t.role)
         # the file's structure (an ONNX graph) knows better than the name, except that a float
-        # tensor the name calls a buffer (running_mean, inv_freq, cos_cached, masks) is one
-        if t.role_hint is not None and not (t.role == "buffer" and is_float(t.dtype)):
+        # tensor the name calls a buffer (running_mean, inv_freq, cos_cached, masks) is one, and
+        # a scale or zero point matched to its integer weight stays quantisation state
+        hinted = t.role_hint is not None and t.role != "quant"
+        if hinted and not (t.role == "buffer" and is_float(t.dtype)):
             t.kind, t.role = t.role_hint
-        if t.kind == "weight":
+        if t.role == "quant":
+            t.kind = "other"  # a scale or zero point, whatever its name
+        elif t.kind == "weight":
             weight_role.setdefault(module, t.role)
-    for t, (module, _, leaf) in zip(tensors, split, strict=True):
+    for t, (module, leaf) in zip(tensors, split, strict=True):
         if t.kind == "bias" and t.role == "other":
             partner = weight_role.get(module)
             if leaf.endswith("_bias") and module:
                 # nn.MultiheadAttention: in_proj_bias belongs with in_proj_weight
                 partner = "linear"
-            if partner and partner != "buffer":
+            if partner and partner not in ("buffer", "quant"):
                 t.role = partner
             elif len(t.shape) == 1 and _is_norm_module(module.rpartition(".")[2]):
                 t.role = "norm"

@@ -6,8 +6,10 @@ Each reader answers `match(path, head)` cheaply; this module only asks them in t
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+from core import alternatives, foreign
 from core.errors import CheckpointError
 from core.readers.base import Reader
 
@@ -28,6 +30,16 @@ KNOWN_SUFFIXES = {
     ".h5",
     ".keras",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """The reader for a path, the path it reads, and the other copies of the same model beside it
+    (a folder's `model.int8.safetensors` when `model.safetensors` is opened)."""
+
+    reader: Reader
+    path: Path
+    alternatives: tuple[Path, ...] = ()
 
 
 def readers() -> list[Reader]:
@@ -73,13 +85,28 @@ def read_head(path: Path) -> bytes:
         raise CheckpointError(path, f"cannot read the file ({error.strerror or error})") from None
 
 
+def matches(reader: Reader, path: Path, head: bytes) -> bool:
+    """Whether `reader` claims the file; a `match` that trips over crafted bytes means "not mine",
+    so one odd file can neither crash detection nor stop the folder it lies in from opening."""
+    try:
+        return bool(reader.match(path, head))
+    except Exception:  # noqa: BLE001 — a guess about a file, not a read of it
+        return False
+
+
 def find_reader(path: Path) -> Reader:
     return locate(path)[0]
 
 
 def locate(path: Path) -> tuple[Reader, Path]:
-    """The reader for `path` and the path it reads: a folder no reader claims as a whole opens as
-    the one model file inside it (an ONNX export with its external data, a lone GGUF)."""
+    found = resolve(path)
+    return found.reader, found.path
+
+
+def resolve(path: Path) -> Located:
+    """The reader for `path` and the path it reads: a folder of alternative copies of one model
+    opens the preferred copy; a folder no reader claims as a whole opens as the one model file
+    inside it (an ONNX export with its external data, a lone GGUF)."""
     if not path.exists():
         raise CheckpointError(path, "no such file or folder")
     if not path.is_dir() and not path.is_file():
@@ -88,33 +115,84 @@ def locate(path: Path) -> tuple[Reader, Path]:
     head = read_head(path)
     if not path.is_dir() and not head:
         raise CheckpointError(path, "the file is empty")
+    known = foreign.identify(path, head)
+    if known is not None and known.first:  # a SavedModel's protobuf would pass for ONNX
+        raise known.error(path)
+    if path.is_dir():
+        chosen = _folder_choice(path)
+        if chosen is not None:
+            return chosen
     for reader in iter_readers():
-        if reader.match(path, head):
-            return reader, path
+        if matches(reader, path, head):
+            return Located(reader, path)
     if path.is_dir():
         return _single_model_file(path)
+    if known is not None:
+        raise known.error(path)
     named = f"its name ends in {path.suffix} but " if path.suffix in KNOWN_SUFFIXES else ""
-    raise CheckpointError(
-        path,
-        "not a checkpoint ParamScope can read",
-        f"{named}its first bytes {head[:8]!r} match no known format",
+    raise foreign.describe_unknown(path, head, named)
+
+
+def _reader_of(file: Path) -> Reader | None:
+    try:
+        head = read_head(file)
+    except CheckpointError:
+        return None  # an unreadable neighbour is not what the person asked to open
+    if not head:
+        return None
+    return next((r for r in iter_readers() if matches(r, file, head)), None)
+
+
+def _folder_choice(folder: Path) -> Located | None:
+    """What a folder opens as, judged by the content of its files, not their names alone.
+
+    Copies of one model (not shards): the preferred copy, naming the others. One model file among
+    files no reader claims (a stray `.bin` that is not a pickle): that file. None when an index or shard names say the
+    files belong together, or the files are different models: the readers decide as before.
+    """
+    if any(folder.glob("*.index.json")):
+        return None
+    files = [f for f in _folder_candidates(folder) if not alternatives.is_side_state(f.name)]
+    for sub in alternatives.EXPORT_SUBFOLDERS:
+        if (folder / sub).is_dir():
+            files += _folder_candidates(folder / sub)
+    if not files or any(alternatives.is_shard(f.name) for f in files):
+        return None
+    models = [(reader, f) for f in files if (reader := _reader_of(f)) is not None]
+    if len(models) == 1 and models[0][1].parent == folder:
+        reader, file = models[0]
+        # the safetensors reader reads a folder by its content (one file, or named shards), so a
+        # Hugging Face folder stays the path shown; the pickle reader takes every .bin and .pt
+        # in it by name, stray ones included, so it gets the one file that is a model
+        whole = reader.format == "safetensors" and matches(reader, folder, b"")
+        return Located(reader, folder if whole else file)
+    if len(models) < 2 or len({alternatives.family(f.name) for _, f in models}) != 1:
+        return None
+    models.sort(
+        key=lambda m: alternatives.preference(m[1].name, m[0].format, m[1].parent != folder)
     )
+    (reader, best), others = models[0], models[1:]
+    return Located(reader, best, tuple(f for _, f in others))
 
 
-def _single_model_file(folder: Path) -> tuple[Reader, Path]:
+def _single_model_file(folder: Path) -> Located:
     found: list[tuple[Reader, Path]] = []
     for file in _folder_candidates(folder):
-        try:
-            head = read_head(file)
-        except CheckpointError:
-            continue  # an unreadable neighbour is not what the person asked to open
-        for reader in readers():
-            if head and reader.match(file, head):
-                found.append((reader, file))
-                break
+        reader = _reader_of(file)
+        if reader is not None:
+            found.append((reader, file))
     if len(found) == 1:
-        return found[0]
+        return Located(*found[0])
     if not found:
+        others = _foreign_files(folder)
+        if others:
+            shown = ", ".join(others[:4]) + (" …" if len(others) > 4 else "")
+            raise CheckpointError(
+                folder,
+                f"the folder holds no checkpoint ParamScope can read, only {shown}: "
+                f"{'a format' if len(others) == 1 else 'formats'} it cannot read yet",
+                foreign.OPENS,
+            )
         raise CheckpointError(
             folder,
             "the folder holds no checkpoint ParamScope can read",
@@ -124,6 +202,21 @@ def _single_model_file(folder: Path) -> tuple[Reader, Path]:
     raise CheckpointError(
         folder, f"the folder holds {len(found)} different model files", f"open one of {names}"
     )
+
+
+def _foreign_files(folder: Path) -> list[str]:
+    """The files of formats ParamScope knows of but does not read, each named with its format:
+    "model.tflite (a TensorFlow Lite model)"."""
+    named = []
+    for file in _folder_candidates(folder):
+        try:
+            known = foreign.identify(file, read_head(file))
+        except CheckpointError:
+            continue
+        if known is not None:
+            looks = "" if known.by_content else "looks like "
+            named.append(f"{file.name} ({looks}{known.format})")
+    return named
 
 
 def _folder_candidates(folder: Path) -> list[Path]:

@@ -8,7 +8,11 @@ float64 over the same values. Health flags say what looks wrong (`FLAGS` holds t
 How, and why this way:
 - Data is read from `TensorInfo.source` with `readinto` into one reused buffer of `chunk_bytes`,
   so memory stays flat for any tensor (touching a whole mmap would count every page in RSS).
-  Strided PyTorch views are read through an mmap in bounded row blocks, dropping the pages after.
+  Strided views (transposed PyTorch tensors, Fortran-order arrays) are read the same way, one
+  bounded stretch of storage at a time. Nothing is mapped: a mapped page of a file another
+  process truncates kills the process (SIGBUS); a short read is an error we can report.
+- Every request takes each file's version (size, mtime) once, and every chunk checks it: a file
+  touched, rewritten or replaced mid-job stops the job with `fileread.FileChanged`.
 - Types of 16 bits or fewer (bf16, fp16, fp8, int8/16, bool) are summarised by counting their bit
   patterns with `np.bincount` (65,536 or 256 bins): one pass gives every statistic exactly, an
   exact histogram for any bin count or range, and exact percentiles, all from the counts.
@@ -32,11 +36,11 @@ from __future__ import annotations
 import atexit
 import functools
 import math
-import mmap
 import os
 import queue
 import re
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
@@ -51,7 +55,8 @@ from core.decode import decode, is_counted, pattern_values, storage_dtype
 from core.decode import is_supported as dtype_supported
 from core.dtypes import DTYPES
 from core.errors import Cancelled, CheckpointError
-from core.model import Checkpoint, DataSource, TensorInfo
+from core.fileread import FileChanged, Version, check_unchanged, read_exact, version
+from core.model import NOT_PARAMETERS, Checkpoint, DataSource, TensorInfo
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
@@ -385,19 +390,12 @@ class _Unit:
     encoding: str = ""  # a GGML block type: chunks are dequantised float32 values
     shift: int = 0  # for "digits": which 16 bits of the order key to count
     prefixes: tuple[int, ...] = ()  # for "digits": only keys whose higher bits are one of these
+    version: Version | None = None  # the file as the request found it: checked every chunk
+    repeat: int = 1  # how often each value read stands in the tensor (its stride-0 axes)
 
-
-def _read_exact(handle: Any, view: memoryview, file: str) -> None:
-    done = 0
-    while done < len(view):
-        got = handle.readinto(view[done:])
-        if not got:
-            raise CheckpointError(
-                file,
-                "the file ends inside a tensor's data",
-                "it is truncated or still being written",
-            )
-        done += got
+    def check(self) -> None:
+        if self.version is not None:
+            check_unchanged(self.file, self.version)
 
 
 def _chunks(
@@ -424,7 +422,8 @@ def _chunks(
             if cancelled is not None and cancelled():
                 raise Cancelled
             size = min(len(buffer), remaining)
-            _read_exact(handle, view[:size], unit.file)
+            read_exact(handle, view[:size], unit.file, unit.version)
+            unit.check()
             yield np.frombuffer(buffer, raw, count=size // raw.itemsize)
             remaining -= size
             if advance is not None:
@@ -436,7 +435,8 @@ def _inflated_chunks(
 ) -> Iterator[np.ndarray]:
     """Raw elements of a deflate-compressed array (`np.savez_compressed`), a chunk at a time."""
     source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
-    for values, consumed in inflate.iter_raw(source, storage_dtype(unit.dtype), unit.chunk_bytes):
+    chunks = inflate.iter_raw(source, storage_dtype(unit.dtype), unit.chunk_bytes)
+    for values, consumed in _checked(unit, chunks):
         if cancelled is not None and cancelled():
             raise Cancelled
         if values.size:
@@ -454,12 +454,26 @@ def _dequantized_chunks(
 
     source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
     block, block_bytes = dequant.block_geometry(unit.encoding)
-    for values in dequant.iter_values(source, unit.chunk_bytes):
+    for values in _checked(unit, dequant.iter_values(source, unit.chunk_bytes)):
         if cancelled is not None and cancelled():
             raise Cancelled
         yield values
         if advance is not None:
             advance(values.size // block * block_bytes)
+
+
+def _checked(unit: _Unit, chunks: Iterator[Any]) -> Iterator[Any]:
+    """The chunks of a reader that opens the file itself, each after checking the file did not
+    change; a short read of a file that changed is reported as the change."""
+    try:
+        for chunk in chunks:
+            unit.check()
+            yield chunk
+    except FileChanged:
+        raise
+    except CheckpointError:
+        unit.check()
+        raise
 
 
 def statistics_possible(t: TensorInfo) -> bool:
@@ -479,66 +493,108 @@ def statistics_possible(t: TensorInfo) -> bool:
 def _strided_chunks(
     unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
 ) -> Iterator[np.ndarray]:
-    """Elements of a strided view, copied out of an mmap in bounded blocks.
+    """Elements of a strided view, a bounded stretch of storage at a time.
 
     Statistics do not depend on order, so the axes are visited in storage order (largest stride
-    first): each block then lies in one stretch of the file, and dropping its pages after use
-    keeps RSS flat even for a transposed tensor.
+    first): each piece then lies in one stretch of the file, read with `readinto`.
     """
     raw = storage_dtype(unit.dtype)
     assert unit.shape is not None and unit.strides is not None
-    max_elements = max(1, unit.chunk_bytes // raw.itemsize)
     order = sorted(range(len(unit.shape)), key=lambda axis: -unit.strides[axis])
     shape = tuple(unit.shape[axis] for axis in order)
     strides = tuple(unit.strides[axis] for axis in order)
-    with open(unit.file, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    try:
-        span = np.frombuffer(mapped, raw, count=unit.nbytes // raw.itemsize, offset=unit.offset)
-        view = np.lib.stride_tricks.as_strided(
-            span, shape, tuple(s * raw.itemsize for s in strides), writeable=False
-        )
-        for block in _blocks(view, max_elements):
+    with _StridedFile(unit, raw) as reader:
+        for offset, piece_shape, piece_strides in _pieces(shape, strides, reader.limit):
             if cancelled is not None and cancelled():
                 raise Cancelled
-            chunk = np.ascontiguousarray(block).reshape(-1)
+            chunk = reader.read(offset, piece_shape, piece_strides).reshape(-1)
             yield chunk
             if advance is not None:
                 advance(chunk.nbytes)
-            _drop_pages(mapped, unit.offset, unit.nbytes)
-        del span, view
-    finally:
-        try:
-            mapped.close()
-        except BufferError:  # a caller still holds a chunk; the map closes when it is freed
-            pass
 
 
-def _drop_pages(mapped: mmap.mmap, offset: int, nbytes: int) -> None:
-    """Tell the kernel we are done with these mapped pages, so they leave our RSS (POSIX only)."""
-    if not hasattr(mapped, "madvise") or nbytes <= 0:
+def _extent(shape: Sequence[int], strides: Sequence[int]) -> int:
+    """Elements of storage a strided view spans, from its first element to its last."""
+    return 1 + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))
+
+
+def _pieces(
+    shape: tuple[int, ...], strides: tuple[int, ...], limit: int
+) -> Iterator[tuple[int, tuple[int, ...], tuple[int, ...]]]:
+    """(storage offset, shape, strides) of sub-views of a strided view, in its C order, each with
+    at most `limit` elements spanning at most `limit` elements of storage (one element always
+    fits), so reading one costs a bounded buffer however the view is laid out."""
+    count = math.prod(shape)
+    if count == 0:
         return
-    start = offset - offset % mmap.PAGESIZE
-    mapped.madvise(mmap.MADV_DONTNEED, start, min(offset + nbytes, len(mapped)) - start)
+    if len(shape) == 0 or (count <= limit and _extent(shape, strides) <= limit):
+        yield 0, shape, strides
+        return
+    step = strides[0]
+    if len(shape) == 1:
+        per = max(1, min(limit, limit // step if step else limit))
+        for start in range(0, shape[0], per):
+            yield start * step, (min(per, shape[0] - start),), strides
+        return
+    rest, rest_strides = shape[1:], strides[1:]
+    row, row_extent = math.prod(rest), _extent(rest, rest_strides)
+    if row <= limit and row_extent <= limit:
+        rows = min(limit // row, (limit - row_extent) // step + 1 if step else limit // row)
+        rows = max(1, rows)
+        for start in range(0, shape[0], rows):
+            yield start * step, (min(rows, shape[0] - start), *rest), strides
+        return
+    for index in range(shape[0]):
+        for offset, sub_shape, sub_strides in _pieces(rest, rest_strides, limit):
+            yield index * step + offset, (1, *sub_shape), (step, *sub_strides)
 
 
-def _blocks(view: np.ndarray, max_elements: int) -> Iterator[np.ndarray]:
-    """Sub-arrays of `view` with at most `max_elements` each (unless one element row is bigger)."""
-    if view.size <= max_elements or view.ndim == 0:
-        yield view
-        return
-    if view.ndim == 1:
-        for start in range(0, view.shape[0], max_elements):
-            yield view[start : start + max_elements]
-        return
-    row = view[0].size
-    if row <= max_elements:
-        rows = max_elements // row
-        for start in range(0, view.shape[0], rows):
-            yield view[start : start + rows]
-    else:
-        for index in range(view.shape[0]):
-            yield from _blocks(view[index], max_elements)
+class _StridedFile:
+    """Pieces of a strided view read from the file with `readinto` into one reused buffer."""
+
+    def __init__(self, unit: _Unit, raw: np.dtype) -> None:
+        if unit.strides is not None and min(unit.strides, default=0) < 0:
+            raise CheckpointError(unit.file, "a tensor has negative strides", "corrupt file")
+        self.unit, self.raw = unit, raw
+        self.limit = max(1, unit.chunk_bytes // raw.itemsize)
+        self.buffer = bytearray(min(self.limit, max(1, unit.nbytes // raw.itemsize)) * raw.itemsize)
+        self.handle = open(unit.file, "rb", buffering=0)  # noqa: SIM115 - closed by __exit__
+
+    def __enter__(self) -> _StridedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+    def read(self, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
+        """The piece at element `offset` of the unit's storage, contiguous (a view of the
+        buffer when the piece already is: valid until the next read)."""
+        itemsize, unit = self.raw.itemsize, self.unit
+        span = _extent(shape, strides)
+        if (offset + span) * itemsize > unit.nbytes:
+            raise CheckpointError(
+                unit.file,
+                "a strided tensor reaches beyond the bytes its storage holds",
+                "corrupt file",
+            )
+        view = memoryview(self.buffer)[: span * itemsize]
+        self.handle.seek(unit.offset + offset * itemsize)
+        read_exact(self.handle, view, unit.file, unit.version)
+        unit.check()
+        flat = np.frombuffer(self.buffer, self.raw, count=span)
+        byte_strides = tuple(s * itemsize for s in strides)
+        piece = np.lib.stride_tricks.as_strided(flat, shape, byte_strides, writeable=False)
+        return np.ascontiguousarray(piece)
+
+    def gather(self, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
+        """The view at element `offset` as a new C-ordered array, read piece by piece."""
+        out = np.empty(math.prod(shape), self.raw)
+        at = 0
+        for start, piece_shape, piece_strides in _pieces(shape, strides, self.limit):
+            piece = self.read(offset + start, piece_shape, piece_strides).reshape(-1)
+            out[at : at + piece.size] = piece
+            at += piece.size
+        return out.reshape(shape)
 
 
 def _run_unit(
@@ -547,10 +603,37 @@ def _run_unit(
     advance: Callable[[int], None] | None = None,
 ) -> Any:
     """Do one unit: pattern counts (`_Counted`), `_Moments`, or histogram counts (ndarray)."""
+    result = _unit_result(unit, cancelled, advance)
+    return result if unit.repeat == 1 else _repeated(result, unit.repeat)
+
+
+def _repeated(result: Any, times: int) -> Any:
+    """A unit's result as if each value read had been read `times` times: exact for counts,
+    moments (the mean, min and max stay, m2 and the sums scale) and so every statistic."""
+    if isinstance(result, _Counted):
+        return replace(result, counts=result.counts * times)
+    if isinstance(result, _Moments):
+        return replace(
+            result,
+            numel=result.numel * times,
+            nan=result.nan * times,
+            inf=result.inf * times,
+            zeros=result.zeros * times,
+            finite=result.finite * times,
+            m2=result.m2 * times,
+            abs_sum=result.abs_sum * times,
+        )
+    return result * times  # histogram or digit counts
+
+
+def _unit_result(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Any:
     if unit.mode == "count":
         bits = DTYPES[unit.dtype].bits
         unsigned = np.uint16 if bits == 16 else np.uint8
-        if unit.nbytes * 8 // bits <= _SMALL_COUNT:
+        elements = math.prod(unit.shape) if unit.shape is not None else unit.nbytes * 8 // bits
+        if elements <= _SMALL_COUNT:
             # copies: a chunk's buffer is reused for the next one
             parts = [chunk.view(unsigned).copy() for chunk in _chunks(unit, cancelled, advance)]
             seen = np.concatenate(parts) if parts else np.zeros(0, unsigned)
@@ -639,7 +722,8 @@ def _run_unit_in_worker(unit: _Unit) -> Any:
     try:
         return _run_unit(unit)
     except CheckpointError as error:
-        return ("error", str(error.path), error.what, error.hint)
+        changed = error.detail if isinstance(error, FileChanged) else None
+        return ("error", str(error.path), error.what, error.hint, changed)
 
 
 # --- parallel execution ----------------------------------------------------------------------------
@@ -760,7 +844,10 @@ def _run_in_pool(
             index = pending.pop(future)
             result = future.result()
             if isinstance(result, tuple) and result and result[0] == "error":
-                raise CheckpointError(result[1], result[2], result[3])
+                _, path, what, hint, changed = result
+                if changed is not None:
+                    raise FileChanged(path, changed)
+                raise CheckpointError(path, what, hint)
             collect(index, result)
             done.add(index)
             ctx.tracker.advance(units[index].nbytes)
@@ -793,13 +880,15 @@ def clear_cache() -> None:
         _summary_bytes = 0
 
 
-def _key(t: TensorInfo) -> tuple:
-    """Identity of a tensor's data: where it lies, how it is viewed, and the file's version."""
+def _key(t: TensorInfo, versions: dict[Path, Version] | None = None) -> tuple:
+    """Identity of a tensor's data: where it lies, how it is viewed, and the file's version
+    (looked up once per file in `versions`, when given)."""
     source = _readable(t)
-    try:
-        status = os.stat(source.file)
-    except OSError as error:
-        raise CheckpointError(source.file, f"cannot read the file ({error.strerror})") from None
+    found = versions.get(source.file) if versions is not None else None
+    if found is None:
+        found = version(source.file)
+        if versions is not None:
+            versions[source.file] = found
     return (
         str(source.file),
         source.offset,
@@ -807,14 +896,30 @@ def _key(t: TensorInfo) -> tuple:
         t.dtype,
         t.shape,
         source.strides,
-        status.st_size,
-        status.st_mtime_ns,
+        found.size,
+        found.mtime_ns,
     )
+
+
+def _keys(tensors: Sequence[TensorInfo]) -> list[tuple]:
+    """Each tensor's `_key`, with each file's version taken once: a request takes its keys once
+    at its start and reads against them, so a file that changes mid-request stops it cleanly."""
+    versions: dict[Path, Version] = {}
+    return [_key(t, versions) for t in tensors]
+
+
+def _version(key: tuple) -> Version:
+    """The file's version a `_key` was taken at: every read for that key checks it."""
+    return Version(key[6], key[7])
 
 
 def _readable(t: TensorInfo):  # -> DataSource
     source = t.source
     if source is None:
+        if t.truncated:  # a file cut short: say so, compute nothing
+            from core.readers.truncation import REASONS
+
+            raise CheckpointError(t.name, REASONS[t.truncated])
         raise CheckpointError(
             t.name,
             "the data of this tensor cannot be read",
@@ -866,8 +971,9 @@ def _remember_summary(key: tuple, summary: _Summary) -> None:
 # --- the passes ------------------------------------------------------------------------------------
 
 
-def _units_of(t: TensorInfo, mode: str, chunk_bytes: int, **extra: Any) -> list[_Unit]:
+def _units_of(t: TensorInfo, key: tuple, mode: str, chunk_bytes: int, **extra: Any) -> list[_Unit]:
     source = _readable(t)
+    extra["version"] = _version(key)
     if t.numel == 0:
         return []
     if source.encoding:  # blocks are dequantised in order, in one unit
@@ -884,6 +990,7 @@ def _units_of(t: TensorInfo, mode: str, chunk_bytes: int, **extra: Any) -> list[
             )
         ]
     if source.strides is not None:
+        shape, strides, repeat = _distinct_view(t, source)
         return [
             _Unit(
                 str(source.file),
@@ -891,9 +998,10 @@ def _units_of(t: TensorInfo, mode: str, chunk_bytes: int, **extra: Any) -> list[
                 source.nbytes,
                 t.dtype,
                 mode,
-                shape=t.shape,
-                strides=source.strides,
+                shape=shape,
+                strides=strides,
                 chunk_bytes=chunk_bytes,
+                repeat=repeat,
                 **extra,
             )
         ]
@@ -914,6 +1022,40 @@ def _units_of(t: TensorInfo, mode: str, chunk_bytes: int, **extra: Any) -> list[
     ]
 
 
+REPEAT_LIMIT = 1 << 28  # most elements read from a view that reads its stored values many times
+
+
+def _distinct_view(
+    t: TensorInfo, source: DataSource
+) -> tuple[tuple[int, ...], tuple[int, ...], int]:
+    """(shape, strides, repeat) of a strided view without its stride-0 axes.
+
+    A stride-0 axis (torch's expand, a broadcast) shows the same values again and again, so the
+    statistics of the view without it, each value counted `repeat` times, are exactly the
+    tensor's — a (2**40,) view of one stored value is one value read, not 10**12. A view whose
+    other strides overlap (unfold, as_strided) reads stored values several times too; past
+    REPEAT_LIMIT elements it is refused rather than iterated for hours.
+    """
+    assert source.strides is not None
+    shape, strides, repeat = [], [], 1
+    for size, stride in zip(t.shape, source.strides, strict=True):
+        if stride == 0:
+            repeat *= size
+        else:
+            shape.append(size)
+            strides.append(stride)
+    elements = math.prod(shape)
+    stored = source.nbytes // storage_dtype(t.dtype).itemsize
+    if t.numel >= 1 << 62 or (elements > stored and elements > REPEAT_LIMIT):
+        raise CheckpointError(
+            source.file,
+            f"{t.name}: its view shows {t.numel:,} elements of {stored:,} stored values "
+            "(overlapping strides)",
+            "statistics of such a view are not computed",
+        )
+    return (tuple(shape), tuple(strides), repeat) if shape else ((1,), (1,), repeat)
+
+
 def _check_size(t: TensorInfo) -> None:
     source = _readable(t)
     end = source.offset + source.nbytes
@@ -932,7 +1074,10 @@ def _pass_bytes(t: TensorInfo) -> int:
         return 0
     if t.source.encoding:
         return t.source.nbytes
-    return t.numel * storage_dtype(t.dtype).itemsize
+    itemsize = storage_dtype(t.dtype).itemsize
+    if t.source.strides is not None and 0 in t.source.strides:
+        return math.prod(s for s, k in zip(t.shape, t.source.strides, strict=True) if k) * itemsize
+    return t.numel * itemsize
 
 
 Visit = Callable[[TensorInfo, tuple, _Summary], None]
@@ -946,7 +1091,9 @@ def _summary_from(t: TensorInfo, result: Any) -> _Summary:
     return _Summary(_ValueCounts.of([result]).moments(), result)
 
 
-def _summaries_for(tensors: Sequence[TensorInfo], ctx: _Context, visit: Visit) -> None:
+def _summaries_for(
+    tensors: Sequence[TensorInfo], keys: Sequence[tuple], ctx: _Context, visit: Visit
+) -> None:
     """Hand `visit` the summary of each distinct tensor, reading the uncached ones in one batch.
 
     Each summary is passed on (and cached) as soon as its last unit is done, so a whole-model
@@ -954,8 +1101,7 @@ def _summaries_for(tensors: Sequence[TensorInfo], ctx: _Context, visit: Visit) -
     """
     todo: dict[tuple, TensorInfo] = {}
     seen: set[tuple] = set()
-    for t in tensors:
-        key = _key(t)
+    for t, key in zip(tensors, keys, strict=True):
         if key in seen:
             continue
         seen.add(key)
@@ -969,7 +1115,7 @@ def _summaries_for(tensors: Sequence[TensorInfo], ctx: _Context, visit: Visit) -
     owners: list[tuple] = []
     remaining: dict[tuple, int] = {}
     for key, t in todo.items():
-        parts = _units_of(t, "count" if is_counted(t.dtype) else "moments", ctx.chunk_bytes)
+        parts = _units_of(t, key, "count" if is_counted(t.dtype) else "moments", ctx.chunk_bytes)
         if not parts:
             summary = _summary_from(t, None)
             _remember_summary(key, summary)
@@ -1020,7 +1166,7 @@ def _histograms_for(
             summary = _cached(_summaries, key)
             clean = summary is not None and summary.moments.nan + summary.moments.inf == 0
             extra = {"bins": bins, "lo": lo, "hi": hi, "nonfinite": not clean}
-            for unit in _units_of(t, "hist", ctx.chunk_bytes, **extra):
+            for unit in _units_of(t, key, "hist", ctx.chunk_bytes, **extra):
                 units.append(unit)
                 owners.append(index)
 
@@ -1072,7 +1218,7 @@ def _wide_percentiles(
             summary = _cached(_summaries, key)
             clean = summary is not None and summary.moments.nan + summary.moments.inf == 0
             units += _units_of(
-                t, "digits", ctx.chunk_bytes, shift=shift, prefixes=wanted, nonfinite=not clean
+                t, key, "digits", ctx.chunk_bytes, shift=shift, prefixes=wanted, nonfinite=not clean
             )
 
         def collect(_index: int, counts: np.ndarray, table: np.ndarray = table) -> None:
@@ -1277,20 +1423,21 @@ def group_stats(
     """Exact statistics of several tensors taken together (each distinct tensor once), as `name`."""
     if not tensors:
         raise ValueError("no tensors to summarise")
-    cache_key = (name, tuple(_key(t) for t in tensors), bins, value_range)
+    keys = _keys(tensors)
+    cache_key = (name, tuple(keys), bins, value_range)
     cached = _cached(_results, cache_key)
     if cached is not None:
         if progress is not None:
             progress(1, 1)
         return cached
     ctx = _Context(
-        _Tracker(_planned_bytes(tensors, bins, percentiles=True), progress),
+        _Tracker(_planned_bytes(tensors, keys, bins, percentiles=True), progress),
         cancelled,
         workers,
         chunk_bytes,
     )
     together = _Accumulator()
-    _summaries_for(tensors, ctx, together.add)
+    _summaries_for(tensors, keys, ctx, together.add)
     result = together.finish(name, bins, value_range, ctx, wide_percentiles=True)
     _remember(_results, cache_key, result)
     if progress is not None:
@@ -1298,17 +1445,19 @@ def group_stats(
     return result
 
 
-def _planned_bytes(tensors: Sequence[TensorInfo], bins: int, percentiles: bool = False) -> int:
+def _planned_bytes(
+    tensors: Sequence[TensorInfo], keys: Sequence[tuple], bins: int, percentiles: bool = False
+) -> int:
     total = 0
-    keys = {_key(t): t for t in tensors}
-    for key, t in keys.items():
+    by_key = dict(zip(keys, tensors, strict=True))
+    for key, t in by_key.items():
         if _cached(_summaries, key) is None:
             total += _pass_bytes(t)
         if bins > 0 and not is_counted(t.dtype):
             total += _pass_bytes(t)  # the histogram pass (skipped later if cached)
-    wide_only = not any(is_counted(t.dtype) for t in keys.values())
-    if percentiles and wide_only and _cached(_percentile_results, tuple(keys)) is None:
-        total += sum(_radix_passes(t) * _pass_bytes(t) for t in keys.values())  # radix select
+    wide_only = not any(is_counted(t.dtype) for t in by_key.values())
+    if percentiles and wide_only and _cached(_percentile_results, tuple(by_key)) is None:
+        total += sum(_radix_passes(t) * _pass_bytes(t) for t in by_key.values())  # radix select
     return total
 
 
@@ -1321,14 +1470,27 @@ def many_stats(
     value_range: tuple[float, float] | None = None,
     workers: int | None = None,
     chunk_bytes: int = CHUNK_BYTES,
-) -> list[TensorStats]:
+) -> StatsList:
     """Statistics of each tensor on its own, reading them all in (at most) two parallel batches.
 
     Each histogram spans its tensor's [min, max], or `value_range` for all (to overlay them).
     With bins=0 there is no histogram, and wide types are read once instead of twice.
+    Names that view the same data share its work and its result: memory grows with the distinct
+    views, not the names (a million names of one storage cost an index entry each).
     """
+    versions: dict[Path, Version] = {}
+    distinct: dict[tuple, int] = {}  # key → index into `unique`
+    unique: list[TensorInfo] = []
+    which = array("L")  # each tensor's index into `unique`
+    for t in tensors:
+        key = _key(t, versions)
+        index = distinct.setdefault(key, len(unique))
+        if index == len(unique):
+            unique.append(t)
+        which.append(index)
+    keys = list(distinct)
     ctx = _Context(
-        _Tracker(_planned_bytes(tensors, bins), progress), cancelled, workers, chunk_bytes
+        _Tracker(_planned_bytes(unique, keys, bins), progress), cancelled, workers, chunk_bytes
     )
     by_key: dict[tuple, TensorStats] = {}
     wide: list[tuple[TensorInfo, tuple, _Summary]] = []
@@ -1341,24 +1503,46 @@ def many_stats(
         alone.add(t, key, summary)
         by_key[key] = alone.finish(t.name, bins, value_range, ctx)
 
-    _summaries_for(tensors, ctx, visit)
+    _summaries_for(unique, keys, ctx, visit)
     ranges = [_histogram_range(summary.moments, value_range) for _, _, summary in wide]
     histograms = _histograms_for([(t, key) for t, key, _ in wide], bins, ranges, ctx)
     for (t, key, summary), counts in zip(wide, histograms, strict=True):
         alone = _Accumulator()
         alone.add(t, key, summary)
         by_key[key] = alone.finish(t.name, bins, value_range, ctx, wide_counts=counts)
-    results = []
-    for t in tensors:
-        key = _key(t)
-        result = by_key[key]
-        if result.name != t.name:  # another name for the same data (a tied tensor)
-            result = replace(result, name=t.name, shape=tuple(t.shape))
-        _remember(_results, (t.name, (key,), bins, value_range), result)
-        results.append(result)
+    if len(by_key) < len(distinct):  # a key changed: the file was rewritten meanwhile
+        changed = next(key for key in distinct if key not in by_key)
+        raise CheckpointError(changed[0], "the file changed while it was read", "reload it")
+    results = StatsList(tensors, [by_key[key] for key in keys], which)
+    # the cache keeps the last _RESULTS_KEPT results: remembering only those leaves it the same
+    for index in range(max(0, len(tensors) - _RESULTS_KEPT), len(tensors)):
+        key = keys[which[index]]
+        _remember(_results, (tensors[index].name, (key,), bins, value_range), results[index])
     if progress is not None:
         progress(ctx.tracker.total, ctx.tracker.total)
     return results
+
+
+class StatsList(Sequence[TensorStats]):
+    """Each tensor's statistics, in the tensors' order, kept compact: tensors that view the same
+    data share one result, renamed when asked for."""
+
+    def __init__(
+        self, tensors: Sequence[TensorInfo], distinct: list[TensorStats], which: array
+    ) -> None:
+        self._tensors, self._distinct, self._which = tensors, distinct, which
+
+    def __len__(self) -> int:
+        return len(self._which)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        result = self._distinct[self._which[index]]
+        t = self._tensors[index]
+        if result.name != t.name:  # another name for the same data (a tied tensor)
+            result = replace(result, name=t.name, shape=tuple(t.shape))
+        return result
 
 
 def health(
@@ -1385,7 +1569,7 @@ def module_tensors(
     """Tensors under module `prefix` ("" = the model's own) of the given kinds, ties counted once.
 
     `kinds` holds TensorInfo kinds ("weight", "bias", "other") for parameters and optimizer state,
-    and "buffer" for buffers.
+    "buffer" for buffers and "quant" for quantisation metadata (scales, zero points).
     """
     chosen = []
     for t in checkpoint.tensors:
@@ -1396,8 +1580,8 @@ def module_tensors(
                 continue
         elif t.section != "model":
             continue
-        is_buffer = t.role == "buffer"
-        if (is_buffer and "buffer" in kinds) or (not is_buffer and t.kind in kinds):
+        apart = t.role if t.role in NOT_PARAMETERS else ""  # buffers, quantisation metadata
+        if (apart and apart in kinds) or (not apart and t.kind in kinds):
             chosen.append(t)
     return chosen
 
@@ -1533,7 +1717,7 @@ def depth_members(checkpoint: Checkpoint, pattern: str) -> list[tuple[int, str, 
             groups[int(match.group(1))] = (t.name, [t])
     if not groups:
         for t in checkpoint.tensors:
-            if t.source is None or t.tied_to is not None or t.role == "buffer":
+            if t.source is None or t.tied_to is not None or t.role in NOT_PARAMETERS:
                 continue
             match = regex.match(t.name)
             if match and t.name[match.end() :].startswith("."):
@@ -1556,12 +1740,14 @@ def depth_series(
     if not members:
         raise CheckpointError(checkpoint.path, f"nothing matches the pattern {pattern!r}")
     everything = [t for _, _, tensors in members for t in tensors]
+    keys = _keys(everything)
     ctx = _Context(
-        _Tracker(_planned_bytes(everything, 0), progress), cancelled, workers, chunk_bytes
+        _Tracker(_planned_bytes(everything, keys, 0), progress), cancelled, workers, chunk_bytes
     )
     blocks = [_Accumulator() for _ in members]
-    block_of = {_key(t): index for index, (_, _, ts) in enumerate(members) for t in ts}
-    _summaries_for(everything, ctx, lambda t, key, s: blocks[block_of[key]].add(t, key, s))
+    owner = [index for index, (_, _, ts) in enumerate(members) for _ in ts]
+    block_of = dict(zip(keys, owner, strict=True))
+    _summaries_for(everything, keys, ctx, lambda t, key, s: blocks[block_of[key]].add(t, key, s))
     stats = [
         block.finish(name, 0, None, ctx)
         for block, (_, name, _) in zip(blocks, members, strict=True)
@@ -1639,23 +1825,39 @@ def heatmap(
             source.file, f"{t.name}: a heatmap needs a tensor of 2 or more dimensions"
         )
     _check_size(t)
+    if source.strides is not None and 0 in source.strides and t.numel > REPEAT_LIMIT:
+        raise CheckpointError(
+            source.file,
+            f"{t.name}: a heatmap of {t.numel:,} elements that repeat "
+            f"{source.nbytes // storage_dtype(t.dtype).itemsize:,} stored values is not drawn",
+            "its statistics show its values",
+        )
     cache_key = (_key(t), max_rows, max_cols, rule)
     cached = _cached(_results, cache_key)
     if cached is not None:
         return cached
     rows, cols = shape2d
     raw = storage_dtype(t.dtype)
-    strides = source.strides or _contiguous_strides(t.shape)
-    with open(source.file, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    try:
-        span = np.frombuffer(mapped, raw, count=source.nbytes // raw.itemsize, offset=source.offset)
-        view = np.lib.stride_tricks.as_strided(
-            span, t.shape, tuple(s * raw.itemsize for s in strides), writeable=False
-        )
+    shape, strides = tuple(t.shape), source.strides or _contiguous_strides(t.shape)
+    # a 2-D tensor stored column by column (a saved transpose) is walked in storage order
+    transposed = len(shape) == 2 and strides[0] < strides[1]
+    if transposed:
+        shape, strides = shape[::-1], strides[::-1]
+    unit = _Unit(
+        str(source.file),
+        source.offset,
+        source.nbytes,
+        t.dtype,
+        "heatmap",
+        shape=shape,
+        strides=strides,
+        chunk_bytes=chunk_bytes,
+        version=_version(cache_key[0]),
+    )
+    with _StridedFile(unit, raw) as reader:
 
-        def done_with_block() -> None:
-            _drop_pages(mapped, source.offset, source.nbytes)
+        def read_rows(start: int, stop: int) -> np.ndarray:
+            return reader.gather(start * strides[0], (stop - start, *shape[1:]), strides)
 
         reduce = functools.partial(
             _reduce_tiles,
@@ -1664,27 +1866,20 @@ def heatmap(
             chunk_bytes=chunk_bytes,
             progress=progress,
             cancelled=cancelled,
-            done_with_block=done_with_block,
         )
-        if len(t.shape) == 2 and strides[0] < strides[1]:
-            # stored column by column (a saved transpose): walk it in storage order, turn back
-            tiles, col_step, row_step = reduce(view.T, max_cols, max_rows)
+        if transposed:  # turn the tiles back
+            tiles, col_step, row_step = reduce(shape, read_rows, max_cols, max_rows)
             tiles = tiles.T
         else:
-            tiles, row_step, col_step = reduce(view, max_rows, max_cols)
-        del span, view
-    finally:
-        try:
-            mapped.close()
-        except BufferError:
-            pass
+            tiles, row_step, col_step = reduce(shape, read_rows, max_rows, max_cols)
     result = Heatmap(t.name, tiles, rule, rows, cols, row_step, col_step, tuple(t.shape))
     _remember(_results, cache_key, result)
     return result
 
 
 def _reduce_tiles(
-    view: np.ndarray,
+    shape: tuple[int, ...],
+    read_rows: Callable[[int, int], np.ndarray],
     max_rows: int,
     max_cols: int,
     *,
@@ -1693,23 +1888,23 @@ def _reduce_tiles(
     chunk_bytes: int,
     progress: ProgressFn | None,
     cancelled: CancelledFn | None,
-    done_with_block: Callable[[], None],
 ) -> tuple[np.ndarray, int, int]:
-    """Tiles of `view` seen as rows × (everything else), read in blocks of whole tile rows."""
-    rows = view.shape[0]
-    cols = view.size // rows
+    """Tiles of a tensor of `shape` seen as rows × (everything else), read in blocks of whole
+    tile rows (`read_rows(start, stop)` gives rows start … stop)."""
+    rows = shape[0]
+    cols = math.prod(shape) // rows
     row_step, col_step = math.ceil(rows / max_rows), math.ceil(cols / max_cols)
     col_starts = np.arange(0, cols, col_step)
     combine = np.maximum if rule == "max_abs" else np.add
     tiles = np.full(
         (math.ceil(rows / row_step), len(col_starts)), -np.inf if rule == "max_abs" else 0.0
     )
-    itemsize = view.dtype.itemsize
+    itemsize = storage_dtype(dtype).itemsize
     rows_per_block = row_step * max(1, chunk_bytes // max(1, row_step * cols * itemsize))
     for start in range(0, rows, rows_per_block):
         if cancelled is not None and cancelled():
             raise Cancelled
-        block = np.ascontiguousarray(view[start : start + rows_per_block]).reshape(-1, cols)
+        block = read_rows(start, min(start + rows_per_block, rows)).reshape(-1, cols)
         values = decode(block, dtype, np.float64)
         if rule != "mean":
             values = np.abs(values)
@@ -1720,7 +1915,6 @@ def _reduce_tiles(
         tiles[first : first + by_tiles.shape[0]] = combine(part, by_tiles)
         if progress is not None:
             progress(min(start + rows_per_block, rows), rows)
-        done_with_block()
     if rule != "max_abs":  # sums → means: divide by each tile's element count
         heights = np.diff(np.append(np.arange(0, rows, row_step), rows))
         widths = np.diff(np.append(col_starts, cols))

@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from core import stats as engine
 from core import units
 from core.effective import Scheme, effective_stats, scheme_for
 from core.errors import CheckpointError
+from core.readers.truncation import REASONS
 
 _SPARK = " ▁▂▃▄▅▆▇█"
 
@@ -83,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
         if args.all:
             readable, unreadable = [], []
             for t in checkpoint.tensors:
-                if t.source is None:
+                if t.truncated:
+                    why = REASONS[t.truncated]
+                elif t.source is None:
                     why = "its data cannot be read"
                 elif not engine.statistics_possible(t):
                     why = f"statistics of {t.source.encoding or t.dtype} are not supported yet"
@@ -96,10 +101,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"paramscope: {checkpoint.name}: no tensor data can be read", file=sys.stderr)
                 return 2
             results = engine.many_stats(readable, args.bins, **options)
-            document: dict[str, Any] = {
-                "path": str(checkpoint.path),
-                "tensors": [r.to_json() for r in results],
-            }
+            # written one tensor at a time below: a million results never sit in memory as JSON
+            document: dict[str, Any] = {"path": str(checkpoint.path)}
             if unreadable:
                 document["unreadable"] = unreadable
         elif args.module is not None:
@@ -132,6 +135,12 @@ def run(args: argparse.Namespace) -> int:
                 return 2
             tensors = [t for t in (checkpoint.tensor(n) for n in args.tensor) if t]
             for t in tensors:
+                if t.truncated:
+                    print(
+                        f"paramscope: {checkpoint.name}: {t.name}: {REASONS[t.truncated]}",
+                        file=sys.stderr,
+                    )
+                    return 2
                 if t.source is None:  # say why, with the file's own words if it has any
                     why = next((w for w in checkpoint.warnings if t.name in w), "")
                     print(
@@ -157,11 +166,14 @@ def run(args: argparse.Namespace) -> int:
     except CheckpointError as error:
         print(f"paramscope: {error}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.json and args.all:
+        _write_all_json(document, results)
+    elif args.json:
         json.dump(document, sys.stdout, indent=1, default=_json_number)
         sys.stdout.write("\n")
     elif args.all:
-        sys.stdout.write(_table(results))
+        for line in _table(results):
+            sys.stdout.write(line)
     elif args.tensor:
         for result, scheme in zip(results, schemes, strict=True):
             sys.stdout.write(_describe(result) + _values_note(scheme, args.effective))
@@ -252,16 +264,30 @@ def _describe(s: engine.TensorStats) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _table(results: list[engine.TensorStats]) -> str:
-    width = min(60, max((len(r.name) for r in results), default=4))
-    header = (
+def _write_all_json(document: dict[str, Any], results: Sequence[engine.TensorStats]) -> None:
+    """`document` with a "tensors" list, as json.dump(indent=1) writes it, one tensor at a time."""
+    out = sys.stdout
+    out.write('{\n "path": ' + json.dumps(document["path"]) + ',\n "tensors": [')
+    for index, result in enumerate(results):
+        text = json.dumps(result.to_json(), indent=1, default=_json_number)
+        out.write(("\n" if index == 0 else ",\n") + textwrap.indent(text, "  "))
+    out.write("\n ]")
+    for key, value in document.items():
+        if key != "path":
+            text = json.dumps(value, indent=1, default=_json_number)
+            out.write(f",\n {json.dumps(key)}: " + textwrap.indent(text, " ")[1:])
+    out.write("\n}\n")
+
+
+def _table(results: Sequence[engine.TensorStats]) -> Iterator[str]:
+    """The lines of `stats --all`'s table, one at a time."""
+    width = min(60, max((len(t.name) for t in results), default=4))
+    yield (
         f"{'tensor':<{width}}  {'dtype':<13} {'min':>11} {'max':>11} {'mean':>11} "
-        f"{'std':>11}  flags"
+        f"{'std':>11}  flags\n"
     )
-    lines = [header]
     for r in results:
-        lines.append(
+        yield (
             f"{r.name:<{width}}  {r.dtype:<13} {_number(r.min):>11} {_number(r.max):>11} "
-            f"{_number(r.mean):>11} {_number(r.std):>11}  {','.join(r.flags) or '-'}"
+            f"{_number(r.mean):>11} {_number(r.std):>11}  {','.join(r.flags) or '-'}\n"
         )
-    return "\n".join(lines) + "\n"

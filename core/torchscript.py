@@ -69,8 +69,8 @@ def declarations(zf: zipfile.ZipFile, prefix: str) -> dict[str, ClassDeclaration
         budget -= info.file_size
         try:
             text = _read_bounded(zf, info, CODE_FILE_LIMIT)[0]
-        except _ZIP_ERRORS:
-            continue
+        except (*_ZIP_ERRORS, CheckpointError):
+            continue  # an unreadable code file only loses its declarations
         module = name[len(prefix + CODE_FOLDER) : -len(".py")].replace("/", ".")
         for cls, declaration in parse_declarations(text).items():
             found[f"{module}.{cls}"] = declaration
@@ -231,9 +231,20 @@ def read_code(archive: Path, name: str, limit: int = CODE_FILE_LIMIT) -> str:
 
 
 def _read_bounded(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> tuple[str, bool]:
-    # read through the stream: a member that claims little and inflates to much stops at limit
-    with zf.open(info) as stream:
-        data = stream.read(limit + 1)
+    # through the bounded stream: a member that claims little and inflates to much is an error,
+    # and no more than `limit` bytes are read in any case
+    from core.readers.zipmember import MemberStream
+
+    chunks: list[bytes] = []
+    wanted = limit + 1
+    with MemberStream(Path(str(zf.filename)), info) as stream:
+        while wanted > 0:
+            chunk = stream.read(wanted)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            wanted -= len(chunk)
+    data = b"".join(chunks)
     cut = len(data) > limit
     return data[:limit].decode("utf-8", "replace"), cut
 

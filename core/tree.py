@@ -120,7 +120,7 @@ def _count(node: ModuleNode) -> None:
 def _add_up(node: ModuleNode) -> None:
     """A node's counts from its tensors and its children's counts (already made)."""
     counts = {"weight": 0, "bias": 0, "other": 0}
-    buffer = state = nbytes = tensor_count = 0
+    buffer = quant = state = nbytes = tensor_count = 0
     dtypes: set[str] = set()
     roles: set[str] = set()
     for child in node.children.values():
@@ -128,6 +128,7 @@ def _add_up(node: ModuleNode) -> None:
         counts["bias"] += child.bias
         counts["other"] += child.other
         buffer += child.buffer
+        quant += child.quant
         state += child.state
         nbytes += child.nbytes
         tensor_count += child.tensor_count
@@ -146,10 +147,18 @@ def _add_up(node: ModuleNode) -> None:
             state += t.numel
         elif t.role == "buffer":
             buffer += t.numel
+        elif t.role == "quant":
+            quant += t.numel
         else:
             counts[t.kind] += t.numel
             roles.add(t.role)
     node.weight, node.bias, node.other = counts["weight"], counts["bias"], counts["other"]
-    node.buffer, node.state, node.nbytes, node.tensor_count = buffer, state, nbytes, tensor_count
+    node.buffer, node.quant, node.state, node.nbytes, node.tensor_count = (
+        buffer,
+        quant,
+        state,
+        nbytes,
+        tensor_count,
+    )
     node.dtypes = tuple(sorted(dtypes))
     node.role = roles.pop() if len(roles) == 1 and "*" not in roles else ""

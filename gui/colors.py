@@ -30,6 +30,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "norm scales": OKABE_ITO["bluish green"],
     "embeddings": OKABE_ITO["reddish purple"],
     "other": OKABE_ITO["grey"],
+    "quantisation": OKABE_ITO["yellow"],
     "buffers": OKABE_ITO["vermillion"],
 }
 

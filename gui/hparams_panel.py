@@ -620,6 +620,24 @@ class HyperparamPanel(QWidget):
         self._show_empty(checkpoint, bool(views))
         self._view_shown()
 
+    def carry_over(self, old: Checkpoint, new: Checkpoint) -> None:
+        """A reloaded checkpoint keeps the edits made on the one it replaces, on top of the
+        values its files hold now (the undo history starts afresh)."""
+        state = self._states.pop(id(old), None)
+        if state is None:
+            return
+        fresh = self._states[id(new)] = _State(new, self)
+        fresh.stack.indexChanged.connect(self._stack_changed)
+        fresh.view = state.view if state.view in fresh.hset.views else MERGED
+        for view in state.hset.views:
+            if view in fresh.hset.views:
+                target = fresh.hset.config(view)
+                for change in state.hset.config(view).diff():
+                    target.put(change.path, change.new)
+        if state is self._state:
+            self._state = fresh
+        state.stack.deleteLater()
+
     def forget(self, checkpoint: Checkpoint) -> None:
         """Drop a closed checkpoint's edits and undo history."""
         state = self._states.pop(id(checkpoint), None)

@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 
 from core import units
 from core.health_report import HealthReport, NodeHealth
+from core.info import stored_shape
 from core.model import Checkpoint, ModuleNode, TensorInfo
 from core.stats import FLAGS, TensorStats
 from core.tree import WIDE, group_size, grouped, level_entries, natural_key
@@ -56,6 +57,7 @@ COLUMNS = (
     "Biases",
     "Other",
     "Buffers",
+    "Quant",
     "Parameters",
     "% of model",
     "Bytes",
@@ -72,6 +74,7 @@ COLUMNS = (
     BIASES,
     OTHER,
     BUFFERS,
+    QUANT,
     PARAMS,
     PERCENT,
     BYTES,
@@ -79,7 +82,7 @@ COLUMNS = (
     ZEROS,
     HEALTH,
 ) = range(len(COLUMNS))
-NUMERIC = {WEIGHTS, BIASES, OTHER, BUFFERS, PARAMS, PERCENT, BYTES, STATE}  # element counts
+NUMERIC = {WEIGHTS, BIASES, OTHER, BUFFERS, QUANT, PARAMS, PERCENT, BYTES, STATE}  # element counts
 RIGHT = NUMERIC | {ZEROS}
 HEADER_TIPS = {
     NAME: "Module or tensor name; numbered blocks are grouped (layers ×80)",
@@ -88,6 +91,8 @@ HEADER_TIPS = {
     BIASES: "Elements of bias tensors",
     OTHER: "Parameter elements that are neither weights nor biases",
     BUFFERS: "Elements of buffers (running statistics, position ids …): not parameters",
+    QUANT: "Elements of quantisation metadata (scales, zero points of integer weights): "
+    "not parameters",
     PARAMS: "Parameters: weights + biases + other (tied tensors counted once)",
     PERCENT: "Share of the model's parameters",
     BYTES: "Bytes as stored in the file",
@@ -108,6 +113,7 @@ ROLE_CATEGORY = {
     "embedding": "embeddings",
     "norm": "norm scales",
     "buffer": "buffers",
+    "quant": "quantisation",
     "linear": "weights",
     "conv": "weights",
 }
@@ -229,7 +235,7 @@ def _blocks_note(node: ModuleNode) -> str:
 
 def _section(node: ModuleNode) -> str:
     """'optimizer'/'copy'/'training' when everything under the node is that kind of state."""
-    if node.params or node.buffer or not node.state:
+    if node.params or node.buffer or node.quant or not node.state:
         return ""
     first = next(_first_tensors(node), None)
     return first.section if first is not None and first.section != "model" else ""
@@ -492,6 +498,7 @@ class LayerTreeModel(QAbstractItemModel):
                 BIASES: n.bias,
                 OTHER: n.other,
                 BUFFERS: n.buffer,
+                QUANT: n.quant,
                 PARAMS: params,
                 PERCENT: params,
                 BYTES: n.nbytes,
@@ -506,6 +513,8 @@ class LayerTreeModel(QAbstractItemModel):
             numbers[PARAMS] = numbers[PERCENT] = t.numel
         elif t.is_buffer:
             numbers[BUFFERS] = t.numel
+        elif t.is_quant_state:
+            numbers[QUANT] = t.numel
         else:
             numbers[STATE] = t.numel
         return numbers
@@ -642,7 +651,14 @@ class LayerTreeModel(QAbstractItemModel):
                     lines.append(
                         f"{SECTION_LABELS.get(t.section, t.section)} state, not a parameter"
                     )
-                if t.source is None:
+                stored = stored_shape(self.checkpoint, t) if self.checkpoint else None
+                if stored is not None:
+                    lines.append(f"in the file (ggml order, fastest dimension first): {stored}")
+                if t.truncated == "partial":
+                    lines.append("partial: the file is truncated inside its data")
+                elif t.truncated == "missing":
+                    lines.append("missing: its data lies past the end of the truncated file")
+                elif t.source is None:
                     lines.append("its data cannot be read from the file")
                 flags = self._flags_of(item)
                 if flags:
@@ -937,6 +953,7 @@ class LayerTree(QWidget):
         empty = {
             OTHER: not (totals and totals.counts.get("other")),
             BUFFERS: not (totals and totals.buffers),
+            QUANT: not (totals and totals.quant_state),
             STATE: not (
                 totals and (totals.optimizer_state or totals.copies or totals.training_state)
             ),

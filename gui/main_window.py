@@ -50,11 +50,13 @@ from PySide6.QtWidgets import (
 from core import units
 from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
+from core.fileread import CHANGED
 from core.model import Checkpoint
 from gui import demo_path, heap
 from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
+from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
 from gui.settings import Settings
@@ -88,6 +90,7 @@ class CheckpointTab(QWidget):
     """A checkpoint: loading placeholder first, then summary over layer tree."""
 
     selectionChanged = Signal(list)
+    openRequested = Signal(str)  # another file to open in a tab (an alternative copy, clicked)
 
     def __init__(self, path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -99,8 +102,11 @@ class CheckpointTab(QWidget):
         self.tree: LayerTree | None = None
         self.summary: SummaryView | None = None
         self.health: HealthLine | None = None
+        self.place: Place | None = None  # what the tree showed, kept across a reload
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(6, 6, 6, 0)
+        self.reload_bar = ReloadBar()
+        self._layout.addWidget(self.reload_bar)
         self.loading = _placeholder(f"Opening {path.name} …")
         self._layout.addWidget(self.loading)
 
@@ -113,6 +119,7 @@ class CheckpointTab(QWidget):
         self.job = None
         self.loading.hide()
         self.summary = SummaryView(checkpoint)
+        self.summary.openRequested.connect(self.openRequested)
         self.health = HealthLine(checkpoint)
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
@@ -121,6 +128,16 @@ class CheckpointTab(QWidget):
         self._layout.addWidget(self.health)
         self._layout.addWidget(with_code_tab(self.tree, checkpoint), 1)
         self.health.start_if_small()
+
+    def drop_views(self) -> None:
+        """Take down the views of the checkpoint a reload replaces."""
+        for view in (self.summary, self.health, self.tree):
+            if view is not None:
+                self._layout.removeWidget(view)
+                view.deleteLater()
+        if self.health is not None:
+            self.health.cancel()
+        self.summary = self.health = self.tree = None
 
     def _selected(self, paths: list[str]) -> None:
         self.selection = paths
@@ -301,6 +318,8 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         # running opens → their tab (None once the tab was closed: the result is then ignored)
         self._jobs: dict[Job, CheckpointTab | None] = {}
+        self.watcher = FileWatcher(self)
+        self.watcher.changed.connect(self._file_changed)
 
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -348,9 +367,7 @@ class MainWindow(QMainWindow):
                 view.setAcceptDrops(False)
                 view.viewport().setAcceptDrops(False)
         if self.distribution is not None and hasattr(self.distribution, "statusMessage"):
-            self.distribution.statusMessage.connect(
-                lambda text: self.statusBar().showMessage(text, 8000)
-            )
+            self.distribution.statusMessage.connect(self._job_message)
             self.distribution.set_checkpoint(None)
         self.hparams = HyperparamPanel() if HyperparamPanel is not None else None
         hparams_widget = self.hparams or _placeholder("Hyperparameters appear here.")
@@ -525,6 +542,8 @@ class MainWindow(QMainWindow):
                 self.tabs.setCurrentIndex(index)
                 return tab
         tab = CheckpointTab(path)
+        tab.reload_bar.reloadRequested.connect(lambda t=tab: self.reload_tab(t))
+        tab.openRequested.connect(self.open_path)
         # listed in the order asked for (opens end in any order); taken off again if it fails
         self.settings.add_recent(path)
         index = self.tabs.addTab(tab, path.name)
@@ -532,6 +551,11 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentIndex(index)
         self.stack.setCurrentWidget(self.tabs)
         self._docks_for_empty(False)
+        self._start_open(tab)
+        return tab
+
+    def _start_open(self, tab: CheckpointTab) -> None:
+        path = tab.path
 
         def run(progress, cancelled) -> Checkpoint:
             from core import open_checkpoint  # noqa: PLC0415 — the engine loads on first open
@@ -554,7 +578,6 @@ class MainWindow(QMainWindow):
         job.start()
         self.statusBar().showMessage(f"Opening {path.name} …")
         self._progress_timer.start()
-        return tab
 
     def _job_over(self, job: Job) -> CheckpointTab | None:
         """Forget a finished job; its tab if that is still open and waiting for it."""
@@ -571,9 +594,12 @@ class MainWindow(QMainWindow):
 
     def _loaded(self, job: Job, checkpoint: Checkpoint) -> None:
         tab = self._job_over(job)
-        if tab is not None:
+        if tab is not None and tab.checkpoint is not None:
+            self._reloaded(tab, checkpoint)
+        elif tab is not None:
             seconds = time.perf_counter() - tab.started
             tab.show_checkpoint(checkpoint)
+            self.watcher.watch(tab, checkpoint.files)
             tab.selectionChanged.connect(lambda paths, t=tab: self._selection_changed(t, paths))
             index = self.tabs.indexOf(tab)
             self.tabs.setTabText(index, checkpoint.name)
@@ -605,7 +631,9 @@ class MainWindow(QMainWindow):
 
     def _failed(self, job: Job, message: str) -> None:
         tab = self._job_over(job)
-        if tab is not None:
+        if tab is not None and tab.checkpoint is not None:  # a reload: keep what it showed
+            tab.reload_bar.offer(f"Could not reload: {message}")
+        elif tab is not None:
             self.settings.remove_recent(tab.path)
             self._remove_tab(tab)
             self.report_error(message)
@@ -613,9 +641,58 @@ class MainWindow(QMainWindow):
 
     def _cancelled(self, job: Job) -> None:
         tab = self._job_over(job)
-        if tab is not None:
+        if tab is not None and tab.checkpoint is not None:
+            tab.reload_bar.offer(changed_message(self.watcher.changed_files(tab), tab.path.name))
+        elif tab is not None:
             self._remove_tab(tab)
             self.statusBar().showMessage(f"Stopped opening {tab.path.name}", 5000)
+
+    # --- files that change on disk -------------------------------------------------------------
+
+    def _file_changed(self, tab: CheckpointTab) -> None:
+        if tab.job is None:
+            files = self.watcher.changed_files(tab)
+            tab.reload_bar.offer(changed_message(files, tab.path.name) + " — reload to see it")
+
+    def _job_message(self, message: str) -> None:
+        """A panel's job ended with this message: a file that changed under it offers Reload."""
+        if CHANGED in message:
+            self.file_changed_under_job(message)
+        else:
+            self.statusBar().showMessage(message, 8000)
+
+    def file_changed_under_job(self, message: str) -> None:
+        tab = self.current_tab()
+        if tab is not None and tab.checkpoint is not None and tab.job is None:
+            tab.reload_bar.offer(message)
+        self.statusBar().showMessage(message, 8000)
+
+    def reload_tab(self, tab: CheckpointTab) -> None:
+        """Open the tab's file again; the views keep their place and the pending edits."""
+        if tab.job is not None or tab.checkpoint is None:
+            return
+        tab.place = Place.of(tab.tree) if tab.tree is not None else None
+        tab.reload_bar.reloading(tab.path.name)
+        tab.started = time.perf_counter()
+        self._start_open(tab)
+
+    def _reloaded(self, tab: CheckpointTab, checkpoint: Checkpoint) -> None:
+        old = tab.checkpoint
+        if self.distribution is not None and self.distribution.checkpoint is old:
+            self.distribution.cancel()
+        tab.drop_views()
+        tab.show_checkpoint(checkpoint)
+        tab.reload_bar.hide()
+        self.watcher.watch(tab, checkpoint.files)
+        if self.hparams is not None and old is not None:
+            self.hparams.carry_over(old, checkpoint)
+        if self.tabs.currentWidget() is tab:
+            self._current_changed(self.tabs.indexOf(tab))
+        if tab.place is not None and tab.tree is not None:
+            tab.place.restore(tab.tree)
+            tab.place = None
+        self.statusBar().showMessage(f"Reloaded {checkpoint.name}", 5000)
+        self._relate_adapters()
 
     def report_error(self, message: str) -> None:
         self.banner.add(message)
@@ -716,6 +793,7 @@ class MainWindow(QMainWindow):
             tab.job = None
         if tab.health is not None:
             tab.health.cancel()
+        self.watcher.unwatch(tab)
         if self.hparams is not None and tab.checkpoint is not None:
             self.hparams.forget(tab.checkpoint)
         self.tabs.removeTab(self.tabs.indexOf(tab))

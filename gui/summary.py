@@ -1,7 +1,7 @@
 """The summary above a checkpoint's layer tree: what is in the file, at a glance.
 
-Parameters with their split into weights, biases, norm scales, embeddings and buffers (a stacked
-bar in the category colours), bytes as stored, memory at common precisions and for Adam training,
+Parameters with their split into weights, biases, norm scales, embeddings, quantisation metadata
+(scales and zero points) and buffers (a stacked bar in the category colours), bytes as stored, memory at common precisions and for Adam training,
 files, metadata and warnings. Every number is short on screen and exact in its tooltip.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -74,9 +74,14 @@ class CategoryBar(QWidget):
 class SummaryView(QWidget):
     """Headline, category split, memory and details of one checkpoint."""
 
+    # a path to open in a tab of its own: an alternative copy of the model, clicked
+    openRequested = Signal(str)
+
     def __init__(self, checkpoint: Checkpoint, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.checkpoint = checkpoint
+        # name shown → link target, for each alternative copy beside the opened file
+        self.alternative_links: dict[str, str] = {}
         self.headline = QLabel()
         font = self.headline.font()
         font.setPointSizeF(font.pointSizeF() * 1.15)
@@ -88,9 +93,15 @@ class SummaryView(QWidget):
         self.details.setWordWrap(True)
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
+        self.alternatives = QLabel()
+        self.alternatives.setWordWrap(True)
         for label in (self.headline, self.legend, self.memory, self.details, self.warnings):
             label.setTextFormat(Qt.TextFormat.RichText)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.alternatives.setTextFormat(Qt.TextFormat.RichText)
+        self.alternatives.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
+        self.alternatives.setOpenExternalLinks(False)
+        self.alternatives.linkActivated.connect(self._open_link)
 
         bar_row = QHBoxLayout()
         bar_row.setContentsMargins(0, 0, 0, 0)
@@ -103,6 +114,7 @@ class SummaryView(QWidget):
         layout.addWidget(self.legend)
         layout.addWidget(self.memory)
         layout.addWidget(self.details)
+        layout.addWidget(self.alternatives)
         layout.addWidget(self.warnings)
         self.refresh()
 
@@ -127,6 +139,8 @@ class SummaryView(QWidget):
         parts.append(f"{units.size(totals.param_bytes)} of weights")
         if totals.buffers:
             parts.append(f"{units.count(totals.buffers)} buffer elements")
+        if totals.quant_state:
+            parts.append(f"{units.count(totals.quant_state)} scale/zero-point elements")
         self.headline.setText(" · ".join(parts))
         self.headline.setToolTip(
             f"{units.exact(totals.params)} parameters in {units.exact(totals.tensors)} tensors\n"
@@ -170,6 +184,8 @@ class SummaryView(QWidget):
         self.details.setText(" &nbsp;·&nbsp; ".join(self._detail_parts(muted)))
         self.details.setToolTip("\n".join(str(f) for f in ckpt.files))
 
+        self._show_alternatives(muted)
+
         if ckpt.warnings:
             shown = ckpt.warnings[:3]
             more = len(ckpt.warnings) - len(shown)
@@ -181,6 +197,33 @@ class SummaryView(QWidget):
             self.warnings.show()
         else:
             self.warnings.hide()
+
+    def _show_alternatives(self, muted: str) -> None:
+        """The other copies of the model beside the opened file, each a link to its own tab."""
+        files = self.checkpoint.alternatives
+        self.alternative_links = {}
+        for file in files:
+            try:
+                shown = file.relative_to(self.checkpoint.path.parent).as_posix()
+            except ValueError:
+                shown = file.name
+            self.alternative_links[shown] = QUrl.fromLocalFile(str(file)).toString()
+        if not files:
+            self.alternatives.hide()
+            return
+        links = ", ".join(
+            f"<a href='{_esc(url)}'>{_esc(shown)}</a>"
+            for shown, url in self.alternative_links.items()
+        )
+        self.alternatives.setText(
+            f"<span style='color:{muted}'>also in the folder</span> {links} "
+            f"<span style='color:{muted}'>(other copies of this model: click to open)</span>"
+        )
+        self.alternatives.setToolTip("\n".join(str(f) for f in files))
+        self.alternatives.show()
+
+    def _open_link(self, url: str) -> None:
+        self.openRequested.emit(QUrl(url).toLocalFile())
 
     def _detail_parts(self, muted: str) -> list[str]:
         ckpt = self.checkpoint

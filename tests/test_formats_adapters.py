@@ -1,7 +1,8 @@
 """LoRA adapters and quantised safetensors: a PEFT-style folder made with torch and safetensors
 shows rank, alpha, targets, base model and the adapter's share of a local base; LoRA pairs inside
 a full checkpoint are measured against the rest of it; int8 and GPTQ-style weights count as
-weights, their scales as buffers, and scales turn stored integers into torch's values."""
+weights, their scales as quantisation metadata (neither parameters nor buffers), and scales turn
+stored integers into torch's values."""
 
 from __future__ import annotations
 
@@ -143,10 +144,10 @@ def test_int8_weights_with_scales(tmp_path):
     ckpt = open_checkpoint(path)
     w = ckpt.tensor("mlp.fc.weight")
     assert (w.dtype, w.kind, w.role, w.is_parameter) == ("int8", "weight", "linear", True)
-    assert ckpt.tensor("mlp.fc.weight_scale").role == "buffer"
-    assert ckpt.tensor("mlp.fc.input_scale").role == "buffer"
+    assert ckpt.tensor("mlp.fc.weight_scale").role == "quant"
+    assert ckpt.tensor("mlp.fc.input_scale").role == "quant"
     assert ckpt.totals.params == 16 * 32 + 16  # the scales are not weights
-    assert ckpt.totals.buffers == 16 + 1
+    assert ckpt.totals.quant_state == 16 + 1 and ckpt.totals.buffers == 0
     assert "scaled weights" in ckpt.facts["quantisation"]
     found = scale_for(ckpt, w)
     assert found.name == "mlp.fc.weight_scale"
@@ -168,7 +169,7 @@ def test_group_and_block_scales():
     np.testing.assert_array_equal(effective_values(stored, groups, zero), expected)
 
 
-def test_gptq_layout_counts_scales_as_buffers(tmp_path):
+def test_gptq_layout_counts_scales_as_quantisation_metadata(tmp_path):
     out_features, in_features, group = 32, 64, 32
     state = {
         "model.layers.0.mlp.up_proj.qweight": torch.randint(
@@ -189,7 +190,7 @@ def test_gptq_layout_counts_scales_as_buffers(tmp_path):
     qweight = ckpt.tensor("model.layers.0.mlp.up_proj.qweight")
     assert qweight.kind == "weight" and qweight.is_parameter
     for leaf in ("qzeros", "scales", "g_idx"):
-        assert ckpt.tensor(f"model.layers.0.mlp.up_proj.{leaf}").role == "buffer", leaf
+        assert ckpt.tensor(f"model.layers.0.mlp.up_proj.{leaf}").role == "quant", leaf
     assert ckpt.totals.params == in_features // 8 * out_features + out_features
     assert ckpt.facts["quantisation"].startswith("GPTQ")
     assert any("multiply by 8" in w for w in ckpt.warnings)
@@ -240,8 +241,8 @@ def test_onnx_dynamic_quantised_weights(tmp_path):
     ckpt = open_checkpoint(path)
     w = ckpt.tensor("fc.weight_quantized")
     assert (w.kind, w.role, w.is_parameter) == ("weight", "linear", True)
-    assert ckpt.tensor("fc.weight_scale").role == "buffer"
-    assert ckpt.tensor("fc.weight_zero_point").role == "buffer"
+    assert ckpt.tensor("fc.weight_scale").role == "quant"
+    assert ckpt.tensor("fc.weight_zero_point").role == "quant"
     assert ckpt.totals.params == 8 * 16 + 16
     real = effective_values(stored, np.array(0.02, np.float32))
     np.testing.assert_allclose(real, stored.astype(np.float32) * 0.02)

@@ -173,7 +173,7 @@ def test_truncated_data_opens_the_header_and_says_what_is_missing(gguf_file, tmp
     missing = last.offset + last.nbytes - (last.offset + 100)
     (warning,) = [w for w in ckpt.warnings if "truncated" in w]
     assert "output.weight" in warning and f"{missing:,} bytes" in warning
-    assert "1 of 11 tensors" in warning
+    assert "of 11 tensors 10 whole, 1 partial (output.weight)" in warning
 
 
 def test_truncated_header_is_a_checkpoint_error(gguf_file, tmp_path):

@@ -326,8 +326,8 @@ def test_tf2onnx_names_get_roles_from_their_operators(tmp_path):
     roles = {t.name: (t.kind, t.role) for t in ckpt.tensors}
     assert roles[f"{TF}/conv2d/Conv2D/ReadVariableOp:0"] == ("weight", "conv")
     assert roles[f"{TF}/conv2d/BiasAdd/ReadVariableOp:0"] == ("bias", "conv")
-    assert roles["W__12"] == roles["R__13"] == ("weight", "linear")
-    assert roles["B__14"] == ("bias", "linear")
+    assert roles["W__12"] == roles["R__13"] == ("weight", "recurrent")
+    assert roles["B__14"] == ("bias", "recurrent")
     assert roles[f"{TF}/dense/MatMul/ReadVariableOp:0"] == ("weight", "linear")
     assert roles[f"{TF}/dense/BiasAdd/ReadVariableOp:0"] == ("bias", "linear")
     # the LSTM's initial state and the folded shapes are not learned

@@ -13,17 +13,17 @@ to `general.alignment` (32 by default); the data.
 
 from __future__ import annotations
 
-import mmap
 import re
-import struct
 from pathlib import Path
 from typing import Any
 
 from core.dtypes import DTYPES, GGML_BLOCK_TYPES, GGML_PLAIN_TYPES
 from core.errors import CheckpointError
+from core.fileread import FileBytes
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult
-from core.units import exact, percent, size
+from core.readers.truncation import Cuts
+from core.units import exact, percent
 
 MAGIC = b"GGUF"
 DEFAULT_ALIGNMENT = 32
@@ -75,14 +75,23 @@ class GGUFReader:
         split = _SPLIT.match(path.name)
         if not split or int(split["count"]) < 2:
             return _read_file(path)
-        return _read_split(path, split["stem"], int(split["count"]))
+        number, count = int(split["no"]), int(split["count"])
+        if not 1 <= number <= count:
+            result = _read_file(path)
+            result.warnings.append(
+                f"the name says shard {number} of {count}, which cannot be: "
+                f"the file is shown alone, not as part of a split model"
+            )
+            return result
+        return _read_split(path, split["stem"], count)
 
 
 def _read_file(path: Path) -> ReadResult:
     try:
-        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        # read, never mapped: a file cut short under a map kills the process (SIGBUS)
+        with FileBytes(path) as data:
             return _read(path, data)
-    except (OSError, ValueError) as error:  # ValueError: mmap of an empty file
+    except OSError as error:
         raise CheckpointError(path, f"cannot read the file ({error})") from None
 
 
@@ -118,9 +127,9 @@ def _read_split(path: Path, stem: str, count: int) -> ReadResult:
 
 
 class _Cursor:
-    """Reads typed values from the mapped file, refusing to run past its end."""
+    """Reads typed values from the file, refusing to run past its end."""
 
-    def __init__(self, path: Path, data: mmap.mmap, endian: str) -> None:
+    def __init__(self, path: Path, data: FileBytes, endian: str) -> None:
         self.path, self.data, self.endian = path, data, endian
         self.pos = 0
         self.size = len(data)
@@ -136,7 +145,7 @@ class _Cursor:
 
     def scalar(self, code: str, width: int, what: str) -> Any:
         self.need(width, what)
-        (value,) = struct.unpack_from(self.endian + code, self.data, self.pos)
+        (value,) = self.data.unpack_from(self.endian + code, self.pos)
         self.pos += width
         return value
 
@@ -183,7 +192,7 @@ class _Cursor:
             code, width = _SCALARS[item_type]
             self.need(count * width, f"the {exact(count)} items of {key}")
             kept = min(count, ARRAY_KEPT if count <= ARRAY_KEPT else ARRAY_SHOWN)
-            items = list(struct.unpack_from(f"{self.endian}{kept}{code}", self.data, self.pos))
+            items = list(self.data.unpack_from(f"{self.endian}{kept}{code}", self.pos))
             self.pos += count * width
         elif item_type == _STRING:
             # each string needs at least its 8-byte length: a cheap bound on a hostile count
@@ -207,16 +216,16 @@ class _Cursor:
         return f"[{exact(count)} {_TYPE_NAMES.get(item_type, '?')} items: {shown}, …]"
 
 
-def _read(path: Path, data: mmap.mmap) -> ReadResult:
+def _read(path: Path, data: FileBytes) -> ReadResult:
     if data[:4] != MAGIC:
         raise CheckpointError(path, "not a GGUF file (no GGUF magic)")
     if len(data) < 8:
         raise CheckpointError(path, "the file ends inside the GGUF header", "it is truncated")
-    (version,) = struct.unpack_from("<I", data, 4)
+    (version,) = data.unpack_from("<I", 4)
     endian = "<"
     if version & 0xFFFF == 0 and version:  # written on a big-endian machine
         endian = ">"
-        (version,) = struct.unpack_from(">I", data, 4)
+        (version,) = data.unpack_from(">I", 4)
     if version not in (2, 3):
         raise CheckpointError(
             path,
@@ -271,8 +280,7 @@ def _add_tensors(
     file_size: int,
     big_endian: bool,
 ) -> None:
-    beyond: list[str] = []
-    reach = 0
+    cuts = Cuts(file_size)
     unknown: dict[int, int] = {}
     spans: list[tuple[int, int, str]] = []
     for name, dims, ggml_type, offset in entries:
@@ -299,19 +307,18 @@ def _add_tensors(
         end = begin + nbytes
         spans.append((begin, end, name))
         source = None
-        if end > file_size:
-            beyond.append(name)
-            reach = max(reach, end)
-        elif not big_endian:
+        state = cuts.add(name, begin, end)
+        if not state and not big_endian:
             source = DataSource(file=path, offset=begin, nbytes=nbytes, encoding=encoding)
         result.tensors.append(
             TensorInfo(
                 name=name,
-                shape=tuple(reversed(dims)),  # GGUF lists the fastest dimension first
+                shape=ggml_shape(dims),
                 dtype=dtype,
                 numel=numel,
                 nbytes=nbytes,
                 source=source,
+                truncated=state,
             )
         )
     _check_overlaps(path, spans)
@@ -321,13 +328,16 @@ def _add_tensors(
         )
     if big_endian:
         result.warnings.append("big-endian GGUF: tensors are listed, statistics are not available")
-    if beyond:
-        names = ", ".join(beyond[:5]) + (f" and {len(beyond) - 5} more" if len(beyond) > 5 else "")
-        result.warnings.append(
-            f"the file is truncated: {len(beyond)} of {len(entries)} tensors lie beyond its end "
-            f"({names}); {exact(reach - file_size)} bytes ({size(reach - file_size)}) are missing"
-        )
-        result.facts["truncated"] = f"{exact(reach - file_size)} bytes missing"
+    warning = cuts.warning(len(result.tensors))
+    if warning:
+        result.warnings.append(warning)
+        result.facts["truncated"] = cuts.fact()
+
+
+def ggml_shape(dims: tuple[int, ...]) -> tuple[int, ...]:
+    """GGUF lists the fastest-varying dimension first (ggml's order); we show PyTorch's order,
+    slowest first. The same reversal turns it back (`core.info.stored_shape`)."""
+    return tuple(reversed(dims))
 
 
 def _check_overlaps(path: Path, spans: list[tuple[int, int, str]]) -> None:

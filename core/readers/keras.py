@@ -31,7 +31,12 @@ from core.dtypes import DTYPES
 from core.errors import CheckpointError
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult
-from core.readers.zipmember import first_member_name, member_data_offset
+from core.readers.zipmember import (
+    MemberStream,
+    first_member_name,
+    member_data_offset,
+    read_member,
+)
 from core.units import exact
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -59,6 +64,8 @@ _VAR_NAMES: dict[str, list[tuple[str, bool]]] = {
     "SeparableConv1D": [("depthwise_kernel", True), ("pointwise_kernel", True), ("bias", False)],
     "SeparableConv2D": [("depthwise_kernel", True), ("pointwise_kernel", True), ("bias", False)],
     "Embedding": [("embeddings", True)],
+    # LSTM/GRU/SimpleRNN (and ConvLSTM) cells: the same three, in the order `build` makes them
+    "RNNCell": [("kernel", True), ("recurrent_kernel", True), ("bias", False)],
     "LayerNormalization": [("gamma", False), ("beta", False)],
     "GroupNormalization": [("gamma", False), ("beta", False)],
     "BatchNormalization": [
@@ -89,6 +96,7 @@ _BY_SNAKE.update(
         "feedforward_output_dense": "Dense",
         "self_attention_layer_norm": "LayerNormalization",
         "feedforward_layer_norm": "LayerNormalization",
+        "cell": "RNNCell",  # a recurrent layer's `cell` (`layers/lstm/cell/vars/0`)
     }
 )
 
@@ -224,8 +232,8 @@ def _read_keras_zip(path: Path) -> ReadResult:
         try:
             # a stored member is read in place: zipfile's own stream re-reads from the member's
             # start on every backward seek, and HDF5 seeks back and forth through its metadata
-            stream = _Window(path, base, member.file_size) if stored else zf.open(member)
-        except (zipfile.BadZipFile, OSError, NotImplementedError) as error:
+            stream = _Window(path, base, member.file_size) if stored else MemberStream(path, member)
+        except OSError as error:
             raise CheckpointError(path, f"{WEIGHTS_MEMBER} cannot be read ({error})") from None
         with (
             _corrupt_h5(path, WEIGHTS_MEMBER),
@@ -282,9 +290,8 @@ def _zip_json(path: Path, zf: zipfile.ZipFile, name: str) -> Any:
     if info.file_size > MAX_JSON:
         raise CheckpointError(path, f"{name} is larger than 64 MiB", "not a Keras archive")
     try:
-        return json.loads(zf.read(name))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as error:
-        # EOFError: the member's data ends early; NotImplementedError: a damaged method field
+        return json.loads(read_member(path, info))  # never more than its declared size
+    except (OSError, ValueError) as error:
         raise CheckpointError(path, f"{name} cannot be read ({error})", "corrupt archive") from None
 
 

@@ -18,12 +18,12 @@ the subgraph or function it lies in); the operators that consume it say what it 
 
 from __future__ import annotations
 
-import mmap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import CheckpointError
+from core.fileread import FileBytes
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult, value_from_text
 from core.readers.onnx_roles import Function, GraphRoles, OpNode
@@ -92,7 +92,8 @@ class ONNXReader:
 
     def read(self, path: Path) -> ReadResult:
         try:
-            with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            # read, never mapped: a file cut short under a map kills the process (SIGBUS)
+            with FileBytes(path) as data:
                 return _read(path, data)
         except (OSError, ValueError) as error:
             raise CheckpointError(path, f"cannot read the file ({error})") from None
@@ -110,6 +111,9 @@ def looks_like_onnx(head: bytes) -> bool:
     except _Truncated:
         return False
     return _MODEL_FIELDS.get(tag >> 3) == (tag & 7) and tag >> 3 != 1
+
+
+_STRETCH = 4 << 10  # bytes of a message copied at a time to read its tags and lengths
 
 
 class _Truncated(Exception):
@@ -136,20 +140,29 @@ class _Walker:
     """Iterates a message's fields between `start` and `end`, checking every length."""
 
     path: Path
-    data: mmap.mmap
+    data: FileBytes
 
     def fields(self, start: int, end: int, what: str):
         """(field number, wire type, value or (payload start, payload end)) for each field."""
+        # Tags and lengths are read from a copy of the next stretch of the message (bytes index
+        # fast; the file is read, never mapped), renewed when a tag and a varint could cross its
+        # end; payloads between them are skipped unread.
+        buffer, base = b"", start
         pos = start
         try:
             while pos < end:
-                tag, pos = _varint(self.data, pos, end)
+                if pos - base + 20 > len(buffer) and base + len(buffer) < end:
+                    buffer, base = self.data.span(pos, min(end, pos + _STRETCH)), pos
+                tag, at = _varint(buffer, pos - base, len(buffer))
+                pos = at + base
                 number, wire = tag >> 3, tag & 7
                 if wire == 0:
-                    value, pos = _varint(self.data, pos, end)
+                    value, at = _varint(buffer, at, len(buffer))
+                    pos = at + base
                     yield number, wire, value
                 elif wire == 2:
-                    length, pos = _varint(self.data, pos, end)
+                    length, at = _varint(buffer, at, len(buffer))
+                    pos = at + base
                     if pos + length > end:
                         raise _Truncated
                     yield number, wire, (pos, pos + length)
@@ -203,7 +216,7 @@ class _Initializer:
     location: int = 0
 
 
-def _read(path: Path, data: mmap.mmap) -> ReadResult:
+def _read(path: Path, data: FileBytes) -> ReadResult:
     walker = _Walker(path, data)
     result = ReadResult(format="onnx", files=[path], tensors=[])
     facts, metadata = result.facts, result.metadata

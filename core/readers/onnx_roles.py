@@ -33,6 +33,8 @@ W_CONV: Hint = ("weight", "conv")
 B_CONV: Hint = ("bias", "conv")
 W_LINEAR: Hint = ("weight", "linear")
 B_LINEAR: Hint = ("bias", "linear")
+W_RECURRENT: Hint = ("weight", "recurrent")  # as torch's weight_ih_l0 and Keras recurrent_kernel
+B_RECURRENT: Hint = ("bias", "recurrent")
 W_NORM: Hint = ("weight", "norm")
 B_NORM: Hint = ("bias", "norm")
 EMBEDDING: Hint = ("weight", "embedding")
@@ -55,9 +57,9 @@ _INPUTS: dict[str, dict[int, Hint]] = {
     "com.microsoft.FusedMatMul": {0: W_LINEAR, 1: W_LINEAR},
     "com.microsoft.FusedGemm": {0: W_LINEAR, 1: W_LINEAR, 2: B_LINEAR},
     # X, W, R, B, sequence_lens, initial_h, initial_c, P (peepholes)
-    "LSTM": {1: W_LINEAR, 2: W_LINEAR, 3: B_LINEAR, 5: BUFFER, 6: BUFFER, 7: W_LINEAR},
-    "GRU": {1: W_LINEAR, 2: W_LINEAR, 3: B_LINEAR, 5: BUFFER},
-    "RNN": {1: W_LINEAR, 2: W_LINEAR, 3: B_LINEAR, 5: BUFFER},
+    "LSTM": {1: W_RECURRENT, 2: W_RECURRENT, 3: B_RECURRENT, 5: BUFFER, 6: BUFFER, 7: W_RECURRENT},
+    "GRU": {1: W_RECURRENT, 2: W_RECURRENT, 3: B_RECURRENT, 5: BUFFER},
+    "RNN": {1: W_RECURRENT, 2: W_RECURRENT, 3: B_RECURRENT, 5: BUFFER},
     "BatchNormalization": {1: W_NORM, 2: B_NORM, 3: BUFFER, 4: BUFFER},
     "LayerNormalization": {1: W_NORM, 2: B_NORM},
     "InstanceNormalization": {1: W_NORM, 2: B_NORM},
@@ -111,9 +113,11 @@ _RANK = {
     EMBEDDING: 0,
     W_CONV: 1,
     W_LINEAR: 2,
+    W_RECURRENT: 2,
     W_NORM: 3,
     B_CONV: 4,
     B_LINEAR: 5,
+    B_RECURRENT: 5,
     B_NORM: 6,
     SLOPE: 7,
     BUFFER: 8,

@@ -22,7 +22,12 @@ from core.dtypes import DTYPES, is_float
 from core.errors import Cancelled, CheckpointError
 from core.model import DataSource, Section, TensorInfo
 from core.readers.base import ReadResult
-from core.readers.zipmember import first_member_name, member_data_offset
+from core.readers.zipmember import (
+    MemberStream,
+    first_member_name,
+    member_data_offset,
+    read_member,
+)
 from core.torchscript import ClassDeclaration, declarations, declared_tensors, is_torchscript
 from core.units import exact
 from core.unpickle import (
@@ -300,24 +305,17 @@ def _unpickle_zip(path: Path, size: int):
             raise CheckpointError(
                 path, f"data.pkl is {exact(info.file_size)} bytes", "not a checkpoint"
             )
-        _check_packed_pickle(path, zf, info)
+        _check_packed_pickle(path, info)
         facts = {"container": "zip", "archive folder": prefix.rstrip("/") or "(none)"}
-        byteorder = _small_member(zf, prefix + "byteorder")
+        byteorder = _small_member(path, zf, prefix + "byteorder")
         if byteorder:
             facts["byte order"] = byteorder
-        version = _small_member(zf, prefix + "version")
+        version = _small_member(path, zf, prefix + "version")
         if version:
             facts["serialization version"] = version
         try:
-            pickled = zf.read(info)
-        except (
-            zipfile.BadZipFile,
-            OSError,
-            ValueError,
-            NotImplementedError,
-            RuntimeError,
-            EOFError,
-        ) as error:
+            pickled = read_member(path, info)  # never more than its declared size
+        except OSError as error:
             raise CheckpointError(
                 path, f"cannot read data.pkl ({error})", "corrupt archive"
             ) from None
@@ -381,11 +379,8 @@ def _read_script(
         raise CheckpointError(
             path, f"constants.pkl is {exact(info.file_size)} bytes", "not a checkpoint"
         )
-    _check_packed_pickle(path, zf, info)
-    try:
-        pickled = zf.read(info)
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError, EOFError):
-        raise CheckpointError(path, "cannot read constants.pkl", "corrupt archive") from None
+    _check_packed_pickle(path, info)
+    pickled = read_member(path, info)  # never more than its declared size
     table, unpickler = _run_unpickler(path, pickled, "constants.pkl")
     script.log = unpickler.log
     script.constants = (
@@ -444,7 +439,7 @@ def _apply_declarations(obj: Any, script: _Script, result: ReadResult) -> None:
         result.warnings.append("the file holds no tensors")
 
 
-def _check_packed_pickle(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+def _check_packed_pickle(path: Path, info: zipfile.ZipInfo) -> None:
     """Refuse, before inflating it, a data.pkl that is no pickle or would inflate absurdly."""
     if info.compress_type == zipfile.ZIP_STORED:
         return
@@ -456,9 +451,9 @@ def _check_packed_pickle(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo)
             "a zip bomb, not a checkpoint",
         )
     try:
-        with zf.open(info) as stream:
+        with MemberStream(path, info) as stream:
             head = stream.read(2)
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError) as error:
+    except OSError as error:
         raise CheckpointError(path, f"cannot read data.pkl ({error})", "corrupt archive") from None
     if len(head) == 2 and not (head[0] == pickle.PROTO[0] and 2 <= head[1] <= 5):
         raise CheckpointError(
@@ -466,7 +461,7 @@ def _check_packed_pickle(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo)
         )
 
 
-def _small_member(zf: zipfile.ZipFile, name: str) -> str:
+def _small_member(path: Path, zf: zipfile.ZipFile, name: str) -> str:
     try:
         info = zf.getinfo(name)
     except KeyError:
@@ -474,8 +469,8 @@ def _small_member(zf: zipfile.ZipFile, name: str) -> str:
     if info.file_size > 64:
         return ""
     try:
-        return zf.read(name).decode("ascii", "replace").strip()
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, RuntimeError):
+        return read_member(path, info).decode("ascii", "replace").strip()
+    except (CheckpointError, OSError):
         return ""
 
 

@@ -8,6 +8,7 @@ safetensors library's own Rust reader does; tensor data stays on disk until stat
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,12 @@ from core.dtypes import DTYPES, SAFETENSORS_DTYPES
 from core.errors import CheckpointError
 from core.model import DataSource, TensorInfo
 from core.readers.base import ReadResult, value_from_text
+from core.readers.truncation import Cuts
 from core.units import exact
 
 MAX_HEADER = 100_000_000  # the safetensors library refuses larger headers too
 INDEX_SUFFIX = ".safetensors.index.json"
+_SHARD_NAME = re.compile(r"^(?P<stem>.+)-(?P<no>\d+)-of-(?P<count>\d+)\.safetensors$")
 
 
 def _header_length(head: bytes) -> int:
@@ -67,7 +70,19 @@ def _folder_index(folder: Path) -> Path | None:
 
 
 def _folder_shards(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.safetensors") if p.is_file())
+    """The files that make the folder's model: its one .safetensors file, or the parts named
+    `<name>-0000N-of-0000M.safetensors`; several other files are different models or copies of
+    one (`core.alternatives`), never shards of one."""
+    files = sorted(p for p in folder.glob("*.safetensors") if p.is_file())
+    groups: dict[tuple[str, str], list[Path]] = {}
+    for file in files:
+        part = _SHARD_NAME.match(file.name)
+        if part:
+            groups.setdefault((part["stem"], part["count"]), []).append(file)
+    if groups:
+        # the largest set of parts (a stray part of another split is not merged into it)
+        return max(groups.values(), key=len)
+    return files if len(files) == 1 else []
 
 
 def read_header(file: Path) -> tuple[dict[str, Any], int, int]:
@@ -109,18 +124,28 @@ def read_header(file: Path) -> tuple[dict[str, Any], int, int]:
     return header, 8 + n, size
 
 
-def _tensors_of_file(file: Path, wanted: set[str] | None = None) -> tuple[list[TensorInfo], dict]:
+def _tensors_of_file(
+    file: Path,
+    wanted: set[str] | None = None,
+    warnings: list[str] | None = None,
+    shard: bool = False,
+) -> tuple[list[TensorInfo], dict]:
+    """The file's tensors and metadata. A file cut short after its header still opens: its
+    tensors past the end are marked partial or missing and `warnings` says how many."""
     header, data_start, size = read_header(file)
     metadata = header.pop("__metadata__", None) or {}
     if not isinstance(metadata, dict):
         raise CheckpointError(file, "__metadata__ is not a JSON object", "corrupt file")
-    data_len = size - data_start
     tensors: list[TensorInfo] = []
     spans: list[tuple[int, int, str]] = []
+    cuts = Cuts(size)
     for name, entry in header.items():
         if wanted is not None and name not in wanted:
             continue
-        info, begin, end = _tensor_entry(file, name, entry, data_start, data_len)
+        info, begin, end = _tensor_entry(file, name, entry, data_start)
+        info.truncated = cuts.add(name, data_start + begin, data_start + end)
+        if info.truncated:
+            info.source = None
         tensors.append(info)
         spans.append((begin, end, name))
     spans.sort()
@@ -134,11 +159,14 @@ def _tensors_of_file(file: Path, wanted: set[str] | None = None) -> tuple[list[T
             )
         if end > reach:
             reach, reach_name = end, name
+    warning = cuts.warning(len(tensors))
+    if warning and warnings is not None:
+        warnings.append(f"{file.name}: {warning}" if shard else warning)
     return tensors, metadata
 
 
 def _tensor_entry(
-    file: Path, name: str, entry: Any, data_start: int, data_len: int
+    file: Path, name: str, entry: Any, data_start: int
 ) -> tuple[TensorInfo, int, int]:
     if not isinstance(entry, dict):
         raise CheckpointError(file, f"tensor {name!r} has a malformed header entry", "corrupt file")
@@ -164,13 +192,6 @@ def _tensor_entry(
             "corrupt file",
         )
     begin, end = offsets
-    if end > data_len:
-        raise CheckpointError(
-            file,
-            f"tensor {name!r} ends at byte {exact(data_start + end)} "
-            f"but the file ends at {exact(data_start + data_len)}",
-            "the file is truncated",
-        )
     numel = 1
     for d in shape:
         numel *= d
@@ -199,7 +220,7 @@ def _read_files(path: Path, files: list[Path]) -> ReadResult:
     result = ReadResult(format="safetensors", files=list(files), tensors=[])
     seen: dict[str, Path] = {}
     for file in files:
-        tensors, metadata = _tensors_of_file(file)
+        tensors, metadata = _tensors_of_file(file, None, result.warnings, len(files) > 1)
         for t in tensors:
             if t.name in seen:
                 result.warnings.append(
@@ -248,7 +269,7 @@ def _read_index(index: Path) -> ReadResult:
             )
             continue
         result.files.append(shard)
-        tensors, metadata = _tensors_of_file(shard, by_file[filename])
+        tensors, metadata = _tensors_of_file(shard, by_file[filename], result.warnings, True)
         found = {t.name for t in tensors}
         for name in sorted(by_file[filename] - found)[:5]:
             result.warnings.append(f"{name} is listed in the index but not in {filename}")
