@@ -177,3 +177,20 @@ def test_gguf_without_unpermute_is_large_and_flagged(tmp_path: Path) -> None:
     assert any(
         "model.layers.0.self_attn.q_proj.weight" in w and "rearranged" in w for w in result.warnings
     )
+
+
+def test_strided_views_compare_in_their_own_order(tmp_path: Path) -> None:
+    import torch
+
+    x = torch.randn(48, 20, generator=torch.Generator().manual_seed(3))
+    row = torch.randn(1, 20, generator=torch.Generator().manual_seed(4))
+    torch.save({"t": x.t().contiguous(), "e": row.expand(6, 20).contiguous()}, tmp_path / "a.pt")
+    torch.save({"t": x.t(), "e": row.expand(6, 20)}, tmp_path / "b.pt")  # strided views
+    b = open_checkpoint(tmp_path / "b.pt")
+    assert b.tensor("t").source.strides == (1, 20) and b.tensor("e").source.strides == (0, 1)
+    result = compare(open_checkpoint(tmp_path / "a.pt"), b)
+    assert {p.spec.a: p.status for p in result.pairs} == {"t": "identical", "e": "identical"}
+    y = x.t() * 1.5
+    torch.save({"t": y, "e": row.expand(6, 20)}, tmp_path / "c.pt")
+    pair = by_a(compare(open_checkpoint(tmp_path / "a.pt"), open_checkpoint(tmp_path / "c.pt")))
+    check_figures(pair["t"], expected(x.t().numpy(), y.numpy()))

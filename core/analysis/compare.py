@@ -320,6 +320,29 @@ def compare(
         plan.pairs = [p for p in plan.pairs if _under(p.a, module) or _under(p.b, module)]
         plan.only_a = [n for n in plan.only_a if _under(n, module)]
         plan.only_b = [n for n in plan.only_b if _under(n, module)]
+    for label, checkpoint, side_of in (("A", a, "side_a"), ("B", b, "side_b")):
+        cut = [
+            p.tensor.name
+            for spec in plan.pairs
+            for p in getattr(spec, side_of).parts
+            if p.tensor.truncated
+        ]
+        if cut:
+            from core.readers.truncation import REASONS
+
+            first = next(
+                p.tensor
+                for s in plan.pairs
+                for p in getattr(s, side_of).parts
+                if p.tensor.truncated
+            )
+            more = f" and {len(cut) - 1:,} more" if len(cut) > 1 else ""
+            raise CheckpointError(
+                checkpoint.path,
+                f"side {label}: the file is truncated — {first.name}{more}: "
+                f"{REASONS[first.truncated]}",
+                "compare a complete copy",
+            )
     pairs: list[PairSpec] = []
     for spec in plan.pairs:
         problem = _unreadable(spec)

@@ -2,14 +2,13 @@
 
 Each `Part` is one tensor: read in bounded chunks by `core.stats._chunks` (plain, inflated,
 dequantised GGUF blocks, strided views already in C order), as effective values (int8 × scale,
-`core.effective`), or through an mmap in logical order when its storage order is not C order
-(a transposed view, or a GPT-2 Conv1D weight read as its transpose).
+`core.effective`), through core.stats' strided reader in the view's own order when storage order
+is not C order, or as its transpose (a GPT-2 Conv1D weight). Files are read, never mapped.
 """
 
 from __future__ import annotations
 
 import math
-import mmap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from core.analysis import transforms
 from core.decode import decode, storage_dtype
 from core.effective import Scheme
 from core.errors import Cancelled, CheckpointError
+from core.fileread import check_unchanged, read_exact, version
 from core.model import TensorInfo
 
 CancelledFn = Callable[[], bool] | None
@@ -98,14 +98,17 @@ def _part_values(
     source = stats._readable(t)
     if t.numel == 0:
         return
-    if part.transposed or (source.strides is not None and not _storage_is_c_order(source.strides)):
-        yield from _logical_chunks(t, part.transposed, chunk_bytes, cancelled, advance)
+    if part.transposed:
+        yield from _transposed_chunks(t, chunk_bytes, cancelled, advance)
+        return
+    if source.strides is not None and not _storage_is_c_order(source.strides):
+        yield from _logical_chunks(t, chunk_bytes, cancelled, advance)
         return
     wide = _wide(t)
     buffer = np.zeros(0, np.float32)
-    for unit in stats._units_of(t, "moments", chunk_bytes):
+    for unit in stats._units_of(t, stats._key(t), "moments", chunk_bytes):
         for chunk in stats._chunks(unit, cancelled, advance):
-            if t.dtype in ("bfloat16", "float16") and not t.source.encoding:
+            if t.dtype in ("bfloat16", "float16") and not source.encoding:
                 # decoded into one reused buffer: a fresh array per chunk costs page faults
                 if buffer.size < chunk.size:
                     buffer = np.empty(chunk.size, np.float32)
@@ -136,55 +139,66 @@ def _wide(t: TensorInfo) -> type:
 
 
 def _storage_is_c_order(strides: tuple[int, ...]) -> bool:
-    """`core.stats` visits a strided view's axes by falling stride: C order when they fall."""
-    return all(a >= b for a, b in zip(strides, strides[1:], strict=False))
+    """`core.stats` visits a strided view by falling stride, without its stride-0 axes: that is
+    C order only when the strides fall and none is 0."""
+    return all(a >= b for a, b in zip(strides, strides[1:], strict=False)) and 0 not in strides
 
 
 def _logical_chunks(
-    t: TensorInfo, transposed: bool, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
+    t: TensorInfo, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
 ) -> Iterator[np.ndarray]:
-    """Values in C order of the tensor (or of its transpose), copied out of an mmap a bounded
-    block at a time; the pages are dropped after each block so RSS stays flat."""
+    """A strided view's values in its own C order (core.stats reads them in storage order),
+    through core.stats' bounded strided reader: `readinto`, never a mapping."""
     source = stats._readable(t)
-    if source.encoding:
-        raise CheckpointError(
-            source.file, f"{t.name}: a transposed {source.encoding} tensor cannot be streamed"
-        )
+    assert source.strides is not None
     raw = storage_dtype(t.dtype)
-    shape = t.shape
-    strides = source.strides or _c_strides(shape)
-    if transposed:
-        shape, strides = shape[::-1], strides[::-1]
-    max_elements = max(1, chunk_bytes // 8)
-    with open(source.file, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    try:
-        span = np.frombuffer(mapped, raw, count=source.nbytes // raw.itemsize, offset=source.offset)
-        view = np.lib.stride_tricks.as_strided(
-            span, shape, tuple(s * raw.itemsize for s in strides), writeable=False
-        )
-        for block in stats._blocks(view, max_elements):
+    unit = stats._Unit(
+        str(source.file),
+        source.offset,
+        source.nbytes,
+        t.dtype,
+        "moments",
+        shape=t.shape,
+        strides=source.strides,
+        chunk_bytes=chunk_bytes,
+        version=version(source.file),
+    )
+    with stats._StridedFile(unit, raw) as reader:
+        for offset, shape, strides in stats._pieces(t.shape, source.strides, reader.limit):
             if cancelled is not None and cancelled():
                 raise Cancelled
-            chunk = decode(np.ascontiguousarray(block).reshape(-1), t.dtype, _wide(t))
-            yield chunk
+            chunk = reader.read(offset, shape, strides).reshape(-1)
+            yield decode(chunk, t.dtype, _wide(t))
             if advance is not None:
-                advance(chunk.size * raw.itemsize)
-            stats._drop_pages(mapped, source.offset, source.nbytes)
-        del span, view
-    finally:
-        try:
-            mapped.close()
-        except BufferError:
-            pass
+                advance(chunk.nbytes)
 
 
-def _c_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tuple(reversed(strides))
+def _transposed_chunks(
+    t: TensorInfo, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
+) -> Iterator[np.ndarray]:
+    """A C-contiguous (m × n) tensor's values in the C order of its transpose (n × m): a block
+    of w columns at a time, each gathered with one read of w elements per row (m reads)."""
+    source = stats._readable(t)
+    if source.encoding or source.strides is not None or len(t.shape) != 2:
+        raise CheckpointError(source.file, f"{t.name}: only a plain matrix can be read transposed")
+    raw = storage_dtype(t.dtype)
+    rows, cols = t.shape
+    width = max(1, min(cols, chunk_bytes // raw.itemsize // max(rows, 1)))
+    expected = version(source.file)
+    block = np.empty((rows, width), raw)
+    with open(source.file, "rb", buffering=0) as handle:
+        for c0 in range(0, cols, width):
+            if cancelled is not None and cancelled():
+                raise Cancelled
+            w = min(width, cols - c0)
+            part = block[:, :w] if w == width else np.empty((rows, w), raw)
+            for r in range(rows):
+                handle.seek(source.offset + (r * cols + c0) * raw.itemsize)
+                read_exact(handle, memoryview(part[r]).cast("B"), source.file, expected)
+            check_unchanged(source.file, expected)
+            yield decode(np.ascontiguousarray(part.T).reshape(-1), t.dtype, _wide(t))
+            if advance is not None:
+                advance(part.nbytes)
 
 
 def small_values(t: TensorInfo) -> np.ndarray:
@@ -206,6 +220,7 @@ def raw_equal(
     size = max(1, min(chunk_bytes, sa.nbytes))
     buffer_a, buffer_b = bytearray(size), bytearray(size)
     view_a, view_b = memoryview(buffer_a), memoryview(buffer_b)
+    va, vb = version(sa.file), version(sb.file)
     with open(sa.file, "rb", buffering=0) as fa, open(sb.file, "rb", buffering=0) as fb:
         fa.seek(sa.offset)
         fb.seek(sb.offset)
@@ -214,8 +229,8 @@ def raw_equal(
             if cancelled is not None and cancelled():
                 raise Cancelled
             n = min(size, remaining)
-            stats._read_exact(fa, view_a[:n], str(sa.file))
-            stats._read_exact(fb, view_b[:n], str(sb.file))
+            read_exact(fa, view_a[:n], sa.file, va)
+            read_exact(fb, view_b[:n], sb.file, vb)
             # bytearray equality is one memcmp (a memoryview compares item by item)
             same = buffer_a == buffer_b if n == size else buffer_a[:n] == buffer_b[:n]
             if not same:
@@ -223,4 +238,6 @@ def raw_equal(
             remaining -= n
             if advance is not None:
                 advance(2 * n)
+    check_unchanged(sa.file, va)
+    check_unchanged(sb.file, vb)
     return True
