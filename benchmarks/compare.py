@@ -4,7 +4,8 @@
    × 1.001 plus noise, rounded to bf16 again): `main.py diff A B --json` against
    `main.py stats A --all --json` + the same for B (target: diff ≤ 1.2× the two stats runs),
    and the peak RSS of the diff's whole process tree (target < 300 MiB).
-2. Two byte-identical 70B Llama-shaped sharded folders (sparse files, benchmarks/open_sharded.py):
+2. Two byte-identical 70B Llama-shaped sharded folders (sparse files, benchmarks/open_sharded.py;
+   `--layers N` keeps N of its 80 blocks for a shorter run):
    `main.py diff A B --json` against reading every data byte of both folders once, in two
    processes (one per folder; target: diff within that time).
 
@@ -106,8 +107,11 @@ def bf16_pair(folder: Path, reps: int) -> None:
     )
 
 
-def identical_70b(folder: Path) -> None:
-    a, b = folder / "70b-a", folder / "70b-b"
+def identical_70b(folder: Path, layers: int) -> None:
+    import open_sharded
+
+    open_sharded.LAYERS = layers  # the shapes of Llama-2-70B, with this many decoder blocks
+    a, b = folder / f"70b-{layers}-a", folder / f"70b-{layers}-b"
     for path in (a, b):
         if not path.exists():
             write_sparse_model(path)
@@ -115,7 +119,10 @@ def identical_70b(folder: Path) -> None:
     files_a = sorted(str(p) for p in a.glob("*.safetensors"))
     files_b = sorted(str(p) for p in b.glob("*.safetensors"))
     apparent = sum(Path(p).stat().st_size for p in files_a + files_b)
-    print(f"two sparse 70B folders: {apparent / 1e9:.0f} GB apparent together")
+    print(
+        f"two sparse 70B-shaped folders ({layers} of 80 blocks): "
+        f"{apparent / 1e9:.0f} GB apparent together"
+    )
     import subprocess
     import time
 
@@ -144,6 +151,13 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="write (or reuse) the models in this folder")
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--skip-70b", action="store_true")
+    parser.add_argument(
+        "--layers",
+        type=int,
+        default=80,
+        help="decoder blocks of the sparse 70B folders (80: the whole model, 2 × 140 GB of holes "
+        "to read; fewer for a quicker run on a slow disk)",
+    )
     args = parser.parse_args()
     temporary = None
     folder = args.keep
@@ -154,7 +168,7 @@ def main() -> int:
     try:
         bf16_pair(folder, args.reps)
         if not args.skip_70b:
-            identical_70b(folder)
+            identical_70b(folder, args.layers)
     finally:
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
