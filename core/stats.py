@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from core import inflate
+from core import inflate, pbvalues
 from core.decode import decode, is_counted, pattern_values, storage_dtype
 from core.decode import is_supported as dtype_supported
 from core.dtypes import DTYPES
@@ -405,6 +405,9 @@ def _chunks(
     if inflate.is_deflate(unit.encoding):
         yield from _inflated_chunks(unit, cancelled, advance)
         return
+    if pbvalues.is_protobuf(unit.encoding):
+        yield from _protobuf_chunks(unit, cancelled, advance)
+        return
     if unit.encoding:
         yield from _dequantized_chunks(unit, cancelled, advance)
         return
@@ -445,6 +448,25 @@ def _inflated_chunks(
             advance(consumed)
 
 
+def _protobuf_chunks(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Iterator[np.ndarray]:
+    """Elements an ONNX file stores as protobuf numbers (core.pbvalues): small, read at once."""
+    if cancelled is not None and cancelled():
+        raise Cancelled
+    source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
+    for values, consumed in pbvalues.iter_raw(source, storage_dtype(unit.dtype)):
+        unit.check()
+        yield values
+        if advance is not None:
+            advance(consumed)
+
+
+def _raw_stream(encoding: str) -> bool:
+    """Encodings that yield the tensor's own elements (not dequantised float32 blocks)."""
+    return inflate.is_deflate(encoding) or pbvalues.is_protobuf(encoding)
+
+
 def _dequantized_chunks(
     unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
 ) -> Iterator[np.ndarray]:
@@ -481,7 +503,7 @@ def statistics_possible(t: TensorInfo) -> bool:
     gguf cannot dequantise, are not yet)."""
     if t.source is None:
         return False
-    if inflate.is_deflate(t.source.encoding):
+    if _raw_stream(t.source.encoding):
         return dtype_supported(t.dtype)
     if t.source.encoding:
         from core import dequant
@@ -925,7 +947,7 @@ def _readable(t: TensorInfo):  # -> DataSource
             "the data of this tensor cannot be read",
             "the file does not hold its storage",
         )
-    if source.encoding and not inflate.is_deflate(source.encoding):
+    if source.encoding and not _raw_stream(source.encoding):
         if not statistics_possible(t):
             raise CheckpointError(
                 source.file,
@@ -1182,7 +1204,7 @@ def _histograms_for(
 def _key_dtype(t: TensorInfo) -> np.dtype:
     """The type whose bits the order keys of a wide tensor are made from."""
     encoding = _readable(t).encoding
-    if encoding and not inflate.is_deflate(encoding):
+    if encoding and not _raw_stream(encoding):
         return np.dtype(np.float32)  # dequantised GGML blocks
     return storage_dtype(t.dtype)
 
@@ -1241,9 +1263,14 @@ def _histogram_range(
     moments: _Moments, value_range: tuple[float, float] | None
 ) -> tuple[float, float]:
     lo, hi = value_range if value_range is not None else (moments.min, moments.max)
-    if lo == hi:  # numpy widens an empty range the same way
-        lo, hi = lo - 0.5, hi + 0.5
-    return float(lo), float(hi)
+    lo, hi = float(lo), float(hi)
+    # numpy widens an empty range by ±0.5; at the magnitude of int64's extremes (9.2e18) 0.5 is
+    # lost in rounding and np.histogram fails, so the room is at least a sliver of the value
+    room = max(abs(lo), abs(hi)) * 2.0**-30
+    if hi - lo <= room:
+        middle, half = lo / 2 + hi / 2, max(0.5, room)
+        lo, hi = middle - half, middle + half
+    return lo, hi
 
 
 def _flags(m: _Moments, std: float | None) -> list[str]:
@@ -1818,7 +1845,11 @@ def heatmap(
     shape2d = matrix_shape(t)
     source = _readable(t)
     if source.encoding:
-        what = "compressed arrays" if inflate.is_deflate(source.encoding) else source.encoding
+        what = source.encoding
+        if inflate.is_deflate(source.encoding):
+            what = "compressed arrays"
+        elif pbvalues.is_protobuf(source.encoding):
+            what = "values stored as protobuf numbers"
         raise CheckpointError(source.file, f"{t.name}: heatmaps of {what} are not supported yet")
     if shape2d is None:
         raise CheckpointError(
