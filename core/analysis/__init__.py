@@ -1,5 +1,9 @@
-"""Analyses that read tensor data: comparing two checkpoints (`compare`), and the pieces it needs.
+"""Everything that reads tensor data, grown out of `core.stats`.
 
-The chunk sources, worker pool and statistics kernels still live in `core.stats`; `compare`
-reads through them rather than copying them.
+- `sources`: chunk sources (plain reads, inflate, protobuf, dequantise, strided), bounded chunks;
+- `kernels`: what one unit of statistics work computes (moments, pattern counts, histogram
+  counts, radix-select digits); `diff`: the comparison kernel (sums of two aligned streams);
+- `pool`: the worker-process pool;
+- `sides`, `transforms`, `pairing`, `lora`, `compare`: comparing two checkpoints, with
+  `compare.compare` its public function. Statistics keep theirs in `core.stats`.
 """

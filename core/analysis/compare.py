@@ -5,23 +5,22 @@ tensors stored the same way are first compared byte for byte: when every byte ma
 arithmetic is done at all, so identical files take the time of reading them. When some pair
 changed, the identical pairs' norms are read afterwards (one side only), because a module's
 relative change ‖ΔB‖/‖A‖ needs every ‖A‖² under it; when nothing changed they are not needed.
-Big comparisons run pair by pair in `core.stats`' worker processes.
+Big comparisons run pair by pair in the worker processes of `core.analysis.pool`.
 """
 
 from __future__ import annotations
 
 import math
-import queue
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
 
 from core import stats
-from core.analysis import pairing, sources
+from core.analysis import pairing, pool, sides
 from core.analysis.diff import DiffSums, Figures, aligned, figures
 from core.analysis.pairing import PairSpec
-from core.errors import Cancelled, CheckpointError
+from core.errors import CheckpointError
 from core.model import Checkpoint
 
 ProgressFn = Callable[[int, int], None]
@@ -146,7 +145,7 @@ class Comparison:
             top = self.largest()
             if top is not None and top.figures is not None and top.figures.rel is not None:
                 name = top.spec.a.removesuffix(".weight")
-                text += f" (largest: {name}, {top.figures.rel * 100:.2g} %)"
+                text += f" (largest: {name}, {percent(top.figures.rel)})"
             parts.append(text)
         if counts["shape"]:
             parts.append(f"{counts['shape']:,} with another shape")
@@ -167,6 +166,12 @@ class Comparison:
             "config_changes": self.config_changes,
             "warnings": list(self.warnings),
         }
+
+
+def percent(share: float) -> str:
+    """0.041 → "4.1 %", 0.0055 → "0.55 %", 1.37 → "137 %"."""
+    value = share * 100
+    return f"{value:.0f} %" if value >= 100 else f"{value:.2g} %"
 
 
 def _side_json(checkpoint: Checkpoint) -> dict[str, Any]:
@@ -199,18 +204,18 @@ def run_pair(
     """The sums of one pair ("diff"), or of side A against itself ("norms")."""
     if mode == "norms":
         result = DiffSums()
-        for chunk in sources.values(spec.side_a, chunk_bytes, cancelled, advance):
+        for chunk in sides.values(spec.side_a, chunk_bytes, cancelled, advance):
             for start in range(0, chunk.size, PIECE):
                 result.add_norms(chunk[start : start + PIECE])
         result.identical_bytes = True
         return result
     if _fast_path(spec):
         ta, tb = spec.side_a.parts[0].tensor, spec.side_b.parts[0].tensor
-        if sources.raw_equal(ta, tb, chunk_bytes, cancelled, advance):
+        if sides.raw_equal(ta, tb, chunk_bytes, cancelled, advance):
             return DiffSums(numel=ta.numel, identical_bytes=True, norms_known=False)
     result = DiffSums()
-    stream_a = sources.values(spec.side_a, chunk_bytes, cancelled, advance)
-    stream_b = sources.values(spec.side_b, chunk_bytes, cancelled, advance)
+    stream_a = sides.values(spec.side_a, chunk_bytes, cancelled, advance)
+    stream_b = sides.values(spec.side_b, chunk_bytes, cancelled, advance)
     try:
         for a, b in aligned(stream_a, stream_b, PIECE):
             result.add(a, b)
@@ -223,68 +228,34 @@ def _run_in_worker(spec: PairSpec, mode: str, chunk_bytes: int) -> Any:
     try:
         return run_pair(spec, mode, chunk_bytes)
     except CheckpointError as error:
-        return ("error", str(error.path), error.what, error.hint)
+        return pool.error_tuple(error)
 
 
 def _run_all(
     jobs: list[tuple[PairSpec, str]],
     chunk_bytes: int,
     workers: int | None,
-    tracker: stats._Tracker,
+    tracker: pool._Tracker,
     cancelled: CancelledFn | None,
     collect: Callable[[int, DiffSums], None],
 ) -> None:
-    workers = stats.default_workers() if workers is None else workers
-    total = sum(spec.side_a.pass_bytes + spec.side_b.pass_bytes for spec, _ in jobs)
+    """Each pair in the worker processes when the work is big, else here, in this thread."""
+    workers = pool.default_workers() if workers is None else workers
+    sizes = [
+        spec.side_a.pass_bytes + (spec.side_b.pass_bytes if mode == "diff" else 0)
+        for spec, mode in jobs
+    ]
     done: set[int] = set()
-    if workers > 1 and len(jobs) > 1 and total >= stats.POOL_MIN_BYTES:
+    if workers > 1 and len(jobs) > 1 and sum(sizes) >= stats.POOL_MIN_BYTES:
+        tasks = [(_run_in_worker, (spec, mode, chunk_bytes)) for spec, mode in jobs]
         try:
-            _run_in_pool(jobs, chunk_bytes, workers, tracker, cancelled, collect, done)
+            pool.run_in_pool(tasks, sizes, workers, cancelled, tracker.advance, collect, done)
             return
         except futures.process.BrokenProcessPool:
-            stats.shutdown_pool()
+            pool.shutdown_pool()  # a worker died (killed, out of memory): finish the rest here
     for index, (spec, mode) in enumerate(jobs):
         if index not in done:
             collect(index, run_pair(spec, mode, chunk_bytes, cancelled, tracker.advance))
-
-
-def _run_in_pool(
-    jobs: list[tuple[PairSpec, str]],
-    chunk_bytes: int,
-    workers: int,
-    tracker: stats._Tracker,
-    cancelled: CancelledFn | None,
-    collect: Callable[[int, DiffSums], None],
-    done: set[int],
-) -> None:
-    pool = stats._get_pool(workers)
-    finished: queue.SimpleQueue[futures.Future] = queue.SimpleQueue()
-    pending: dict[futures.Future, int] = {}
-    for index, (spec, mode) in enumerate(jobs):
-        future = pool.submit(_run_in_worker, spec, mode, chunk_bytes)
-        pending[future] = index
-        future.add_done_callback(finished.put)
-    try:
-        while pending:
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            try:
-                future = finished.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            index = pending.pop(future)
-            result = future.result()
-            if isinstance(result, tuple) and result and result[0] == "error":
-                raise CheckpointError(result[1], result[2], result[3])
-            collect(index, result)
-            done.add(index)
-            spec, mode = jobs[index]
-            nbytes = spec.side_a.pass_bytes
-            tracker.advance(nbytes if mode == "norms" else nbytes + spec.side_b.pass_bytes)
-    finally:
-        for future in pending:
-            future.cancel()
-        futures.wait(pending)
 
 
 # --- the public function ---------------------------------------------------------------------------
@@ -357,7 +328,7 @@ def compare(
     results = [PairResult(spec, "shape", None) for spec in pairs]
     todo = [i for i, spec in enumerate(pairs) if spec.comparable]
     total = sum(pairs[i].side_a.pass_bytes + pairs[i].side_b.pass_bytes for i in todo)
-    tracker = stats._Tracker(total, progress)
+    tracker = pool._Tracker(total, progress)
 
     def collect(index: int, sums: DiffSums) -> None:
         result = results[todo[index]]
@@ -409,7 +380,7 @@ def _run_all_named(
     jobs: list[tuple[PairSpec, str]],
     chunk_bytes: int,
     workers: int | None,
-    tracker: stats._Tracker,
+    tracker: pool._Tracker,
     cancelled: CancelledFn | None,
     collect: Callable[[int, DiffSums], None],
 ) -> None:
@@ -430,9 +401,9 @@ def _on_side(error: CheckpointError, a: Checkpoint, b: Checkpoint) -> Checkpoint
     return CheckpointError(error.path, f"side {label}: {error.what}", error.hint)
 
 
-def _check_side(side: sources.Side, label: str, checkpoint: Checkpoint) -> None:
+def _check_side(side: sides.Side, label: str, checkpoint: Checkpoint) -> None:
     try:
-        sources.check(side)
+        sides.check(side)
     except CheckpointError as error:
         raise CheckpointError(error.path, f"side {label}: {error.what}", error.hint) from None
 

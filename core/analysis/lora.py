@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from core import adapters, stats
-from core.analysis import sources
+from core.analysis import sides
 from core.analysis.pairing import Plan, strip_wrappers
 from core.analysis.transforms import Step
 from core.model import Checkpoint, TensorInfo
@@ -92,8 +92,8 @@ def impact(base: Checkpoint, adapter: Checkpoint) -> list[Impact]:
     names = {strip_wrappers(t.name): t for t in base.tensors}
     found = []
     for lora in modules(adapter):
-        down = sources.small_values(lora.down).reshape(lora.down.shape)
-        up = sources.small_values(lora.up).reshape(lora.up.shape)
+        down = sides.small_values(lora.down).reshape(lora.down.shape)
+        up = sides.small_values(lora.up).reshape(lora.up.shape)
         squared = float(np.sum((up.T @ up) * (down @ down.T)))
         delta = abs(lora.scale) * math.sqrt(max(squared, 0.0))
         weight = names.get(strip_wrappers(f"{lora.module}.weight"))

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.analysis.sources import Part, Side
+from core.analysis.sides import Part, Side
 from core.analysis.transforms import Step
 from core.effective import scheme_for
 from core.errors import CheckpointError
@@ -143,6 +143,13 @@ def plan(a: Checkpoint, b: Checkpoint, mapping: str = "auto", undo: bool = True)
             f"{len(folded_a) + len(folded_b)} scale/zero-point tensors are compared as part of "
             "their weights' effective values"
         )
+    for checkpoint in (a, b):
+        others = sum(1 for t in checkpoint.tensors if t.section != "model")
+        if others:
+            result.warnings.append(
+                f"{checkpoint.name}: {others:,} tensors of optimizer state, EMA copies or "
+                "training state are not compared (the model's tensors are)"
+            )
     builder = _Builder(a, b, result, undo)
     if mapping not in ("auto", "none"):
         for name_a, name_b in read_map(mapping):

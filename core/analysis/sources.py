@@ -1,243 +1,278 @@
-"""A pair side's values as one float64 stream in C order, read through `core.stats`' sources.
+"""Chunk sources: a tensor's elements read in bounded chunks, whatever holds them.
 
-Each `Part` is one tensor: read in bounded chunks by `core.stats._chunks` (plain, inflated,
-dequantised GGUF blocks, strided views already in C order), as effective values (int8 × scale,
-`core.effective`), through core.stats' strided reader in the view's own order when storage order
-is not C order, or as its transpose (a GPT-2 Conv1D weight). Files are read, never mapped.
+A `_Unit` names a byte range (or a strided view) of one file and how to read it; `_chunks` yields
+its raw elements a chunk at a time into one reused buffer with `readinto` (plain data), inflated
+(`np.savez_compressed`), decoded from protobuf varints (ONNX), dequantised by gguf-py (GGUF
+blocks), or gathered from a strided view in bounded pieces. Every read checks that the file did
+not change since the request began (`core.fileread`). `core.stats` and `core.analysis.compare`
+both read through these.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from core import stats
-from core.analysis import transforms
-from core.decode import decode, storage_dtype
-from core.effective import Scheme
+from core import inflate, pbvalues
+from core.decode import is_supported as dtype_supported
+from core.decode import storage_dtype
 from core.errors import Cancelled, CheckpointError
-from core.fileread import check_unchanged, read_exact, version
-from core.model import TensorInfo
+from core.fileread import FileChanged, Version, check_unchanged, read_exact
+from core.model import DataSource, TensorInfo
 
-CancelledFn = Callable[[], bool] | None
-AdvanceFn = Callable[[int], None] | None
+CancelledFn = Callable[[], bool]
 
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    tensor: TensorInfo
-    scheme: Scheme | None = None  # read as (stored − zero point) × scale
-    transposed: bool = False  # a 2-D tensor read as its transpose
+CHUNK_BYTES = 2 << 20  # bytes read at a time: big enough for speed, small enough to stay in cache
 
 
 @dataclass(frozen=True, slots=True)
-class Side:
-    """What one side of a pair reads: its parts one after another, then the undo steps."""
+class _Unit:
+    """A piece of work a worker process can do alone: read a byte range (or a strided view)."""
 
-    parts: tuple[Part, ...]
-    steps: tuple[transforms.Step, ...] = ()
+    file: str
+    offset: int
+    nbytes: int
+    dtype: str
+    mode: str  # "count" (bit patterns), "moments", or "hist"
+    shape: tuple[int, ...] | None = None  # set for strided views
+    strides: tuple[int, ...] | None = None
+    bins: int = 0
+    lo: float = 0.0
+    hi: float = 0.0
+    nonfinite: bool = True  # for "hist": whether NaN/Inf must be filtered out
+    chunk_bytes: int = CHUNK_BYTES
+    encoding: str = ""  # a GGML block type: chunks are dequantised float32 values
+    shift: int = 0  # for "digits": which 16 bits of the order key to count
+    prefixes: tuple[int, ...] = ()  # for "digits": only keys whose higher bits are one of these
+    version: Version | None = None  # the file as the request found it: checked every chunk
+    repeat: int = 1  # how often each value read stands in the tensor (its stride-0 axes)
 
-    @property
-    def plain(self) -> bool:
-        """One tensor read byte for byte as stored: eligible for the identical-bytes check."""
-        if len(self.parts) != 1 or self.steps:
-            return False
-        part = self.parts[0]
-        source = part.tensor.source
-        return (
-            part.scheme is None
-            and not part.transposed
-            and source is not None
-            and source.strides is None
-        )
-
-    @property
-    def pass_bytes(self) -> int:
-        return sum(stats._pass_bytes(p.tensor) for p in self.parts)
-
-
-def check(side: Side) -> None:
-    """CheckpointError now (naming the file) if a part's data cannot be read or is cut short."""
-    for part in side.parts:
-        stats._check_size(part.tensor)
-        if part.scheme is not None:
-            for extra in (part.scheme.scale, part.scheme.zero_point):
-                if extra is not None:
-                    stats._check_size(extra)
-    for step in side.steps:
-        for extra in (step.down, step.up):
-            if extra is not None:
-                stats._check_size(extra)
+    def check(self) -> None:
+        if self.version is not None:
+            check_unchanged(self.file, self.version)
 
 
-def values(
-    side: Side, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
+def _chunks(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
 ) -> Iterator[np.ndarray]:
-    stream: Iterator[np.ndarray] = (
-        chunk
-        for part in side.parts
-        for chunk in _part_values(part, chunk_bytes, cancelled, advance)
-    )
-    for step in side.steps:
-        stream = transforms.apply(step, stream, chunk_bytes // 8)
-    return stream
-
-
-def _part_values(
-    part: Part, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
-) -> Iterator[np.ndarray]:
-    t = part.tensor
-    if part.scheme is not None:
-        from core.effective import _effective_chunks
-
-        yield from _effective_chunks(part.scheme, chunk_bytes, cancelled, advance)
+    """Raw elements of the unit, a bounded chunk at a time (each chunk valid until the next)."""
+    if inflate.is_deflate(unit.encoding):
+        yield from _inflated_chunks(unit, cancelled, advance)
         return
-    source = stats._readable(t)
-    if t.numel == 0:
+    if pbvalues.is_protobuf(unit.encoding):
+        yield from _protobuf_chunks(unit, cancelled, advance)
         return
-    if part.transposed:
-        yield from _transposed_chunks(t, chunk_bytes, cancelled, advance)
+    if unit.encoding:
+        yield from _dequantized_chunks(unit, cancelled, advance)
         return
-    if source.strides is not None and not _storage_is_c_order(source.strides):
-        yield from _logical_chunks(t, chunk_bytes, cancelled, advance)
+    if unit.strides is not None:
+        yield from _strided_chunks(unit, cancelled, advance)
         return
-    wide = _wide(t)
-    buffer = np.zeros(0, np.float32)
-    for unit in stats._units_of(t, stats._key(t), "moments", chunk_bytes):
-        for chunk in stats._chunks(unit, cancelled, advance):
-            if t.dtype in ("bfloat16", "float16") and not source.encoding:
-                # decoded into one reused buffer: a fresh array per chunk costs page faults
-                if buffer.size < chunk.size:
-                    buffer = np.empty(chunk.size, np.float32)
-                out = buffer[: chunk.size]
-                if t.dtype == "bfloat16":
-                    np.left_shift(chunk, 16, out=out.view(np.uint32), dtype=np.uint32)
-                else:
-                    np.copyto(out, chunk)
-                yield out
-            else:
-                yield decode(chunk, t.dtype, wide)
-
-
-# float32 holds every value of these exactly; the kernel widens them a cache-sized piece at a time
-_EXACT_IN_FLOAT32 = frozenset(
-    {"float32", "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu",
-     "int16", "int8", "uint16", "uint8", "bool"}
-)  # fmt: skip
-
-
-def _wide(t: TensorInfo) -> type:
-    from core import inflate
-
-    encoding = t.source.encoding if t.source is not None else ""
-    if t.dtype in _EXACT_IN_FLOAT32 or (encoding and not inflate.is_deflate(encoding)):
-        return np.float32  # dequantised blocks come as float32 already
-    return np.float64
-
-
-def _storage_is_c_order(strides: tuple[int, ...]) -> bool:
-    """`core.stats` visits a strided view by falling stride, without its stride-0 axes: that is
-    C order only when the strides fall and none is 0."""
-    return all(a >= b for a, b in zip(strides, strides[1:], strict=False)) and 0 not in strides
-
-
-def _logical_chunks(
-    t: TensorInfo, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
-) -> Iterator[np.ndarray]:
-    """A strided view's values in its own C order (core.stats reads them in storage order),
-    through core.stats' bounded strided reader: `readinto`, never a mapping."""
-    source = stats._readable(t)
-    assert source.strides is not None
-    raw = storage_dtype(t.dtype)
-    unit = stats._Unit(
-        str(source.file),
-        source.offset,
-        source.nbytes,
-        t.dtype,
-        "moments",
-        shape=t.shape,
-        strides=source.strides,
-        chunk_bytes=chunk_bytes,
-        version=version(source.file),
-    )
-    with stats._StridedFile(unit, raw) as reader:
-        for offset, shape, strides in stats._pieces(t.shape, source.strides, reader.limit):
+    raw = storage_dtype(unit.dtype)
+    step = max(raw.itemsize, unit.chunk_bytes // raw.itemsize * raw.itemsize)
+    buffer = bytearray(min(step, unit.nbytes))
+    view = memoryview(buffer)
+    with open(unit.file, "rb", buffering=0) as handle:
+        handle.seek(unit.offset)
+        remaining = unit.nbytes
+        while remaining > 0:
             if cancelled is not None and cancelled():
                 raise Cancelled
-            chunk = reader.read(offset, shape, strides).reshape(-1)
-            yield decode(chunk, t.dtype, _wide(t))
+            size = min(len(buffer), remaining)
+            read_exact(handle, view[:size], unit.file, unit.version)
+            unit.check()
+            yield np.frombuffer(buffer, raw, count=size // raw.itemsize)
+            remaining -= size
+            if advance is not None:
+                advance(size)
+
+
+def _inflated_chunks(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Iterator[np.ndarray]:
+    """Raw elements of a deflate-compressed array (`np.savez_compressed`), a chunk at a time."""
+    source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
+    chunks = inflate.iter_raw(source, storage_dtype(unit.dtype), unit.chunk_bytes)
+    for values, consumed in _checked(unit, chunks):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        if values.size:
+            yield values
+        if advance is not None and consumed:
+            advance(consumed)
+
+
+def _protobuf_chunks(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Iterator[np.ndarray]:
+    """Elements an ONNX file stores as protobuf numbers (core.pbvalues): small, read at once."""
+    if cancelled is not None and cancelled():
+        raise Cancelled
+    source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
+    for values, consumed in pbvalues.iter_raw(source, storage_dtype(unit.dtype)):
+        unit.check()
+        yield values
+        if advance is not None:
+            advance(consumed)
+
+
+def _raw_stream(encoding: str) -> bool:
+    """Encodings that yield the tensor's own elements (not dequantised float32 blocks)."""
+    return inflate.is_deflate(encoding) or pbvalues.is_protobuf(encoding)
+
+
+def _dequantized_chunks(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Iterator[np.ndarray]:
+    """float32 values of a block-quantised tensor, dequantised a bounded run of blocks at a time
+    by gguf's own code (core.dequant); the statistics are those of the values the model uses."""
+    from core import dequant
+
+    source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
+    block, block_bytes = dequant.block_geometry(unit.encoding)
+    for values in _checked(unit, dequant.iter_values(source, unit.chunk_bytes)):
+        if cancelled is not None and cancelled():
+            raise Cancelled
+        yield values
+        if advance is not None:
+            advance(values.size // block * block_bytes)
+
+
+def _checked(unit: _Unit, chunks: Iterator[Any]) -> Iterator[Any]:
+    """The chunks of a reader that opens the file itself, each after checking the file did not
+    change; a short read of a file that changed is reported as the change."""
+    try:
+        for chunk in chunks:
+            unit.check()
+            yield chunk
+    except FileChanged:
+        raise
+    except CheckpointError:
+        unit.check()
+        raise
+
+
+def statistics_possible(t: TensorInfo) -> bool:
+    """Whether this engine can read the tensor's values (complex and fp4 tensors, and GGML types
+    gguf cannot dequantise, are not yet)."""
+    if t.source is None:
+        return False
+    if _raw_stream(t.source.encoding):
+        return dtype_supported(t.dtype)
+    if t.source.encoding:
+        from core import dequant
+
+        return dequant.supported(t.source.encoding)
+    return dtype_supported(t.dtype)
+
+
+def _strided_chunks(
+    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
+) -> Iterator[np.ndarray]:
+    """Elements of a strided view, a bounded stretch of storage at a time.
+
+    Statistics do not depend on order, so the axes are visited in storage order (largest stride
+    first): each piece then lies in one stretch of the file, read with `readinto`.
+    """
+    raw = storage_dtype(unit.dtype)
+    assert unit.shape is not None and unit.strides is not None
+    order = sorted(range(len(unit.shape)), key=lambda axis: -unit.strides[axis])
+    shape = tuple(unit.shape[axis] for axis in order)
+    strides = tuple(unit.strides[axis] for axis in order)
+    with _StridedFile(unit, raw) as reader:
+        for offset, piece_shape, piece_strides in _pieces(shape, strides, reader.limit):
+            if cancelled is not None and cancelled():
+                raise Cancelled
+            chunk = reader.read(offset, piece_shape, piece_strides).reshape(-1)
+            yield chunk
             if advance is not None:
                 advance(chunk.nbytes)
 
 
-def _transposed_chunks(
-    t: TensorInfo, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
-) -> Iterator[np.ndarray]:
-    """A C-contiguous (m × n) tensor's values in the C order of its transpose (n × m): a block
-    of w columns at a time, each gathered with one read of w elements per row (m reads)."""
-    source = stats._readable(t)
-    if source.encoding or source.strides is not None or len(t.shape) != 2:
-        raise CheckpointError(source.file, f"{t.name}: only a plain matrix can be read transposed")
-    raw = storage_dtype(t.dtype)
-    rows, cols = t.shape
-    width = max(1, min(cols, chunk_bytes // raw.itemsize // max(rows, 1)))
-    expected = version(source.file)
-    block = np.empty((rows, width), raw)
-    with open(source.file, "rb", buffering=0) as handle:
-        for c0 in range(0, cols, width):
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            w = min(width, cols - c0)
-            part = block[:, :w] if w == width else np.empty((rows, w), raw)
-            for r in range(rows):
-                handle.seek(source.offset + (r * cols + c0) * raw.itemsize)
-                read_exact(handle, memoryview(part[r]).cast("B"), source.file, expected)
-            check_unchanged(source.file, expected)
-            yield decode(np.ascontiguousarray(part.T).reshape(-1), t.dtype, _wide(t))
-            if advance is not None:
-                advance(part.nbytes)
+def _extent(shape: Sequence[int], strides: Sequence[int]) -> int:
+    """Elements of storage a strided view spans, from its first element to its last."""
+    return 1 + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))
 
 
-def small_values(t: TensorInfo) -> np.ndarray:
-    """A small tensor's values (a LoRA matrix, a scale), read whole as float64."""
-    stats._check_size(t)
-    parts = [c.astype(np.float64) for c in _part_values(Part(t), stats.CHUNK_BYTES, None, None)]
-    return np.concatenate(parts) if parts else np.zeros(math.prod(t.shape), np.float64)
+def _pieces(
+    shape: tuple[int, ...], strides: tuple[int, ...], limit: int
+) -> Iterator[tuple[int, tuple[int, ...], tuple[int, ...]]]:
+    """(storage offset, shape, strides) of sub-views of a strided view, in its C order, each with
+    at most `limit` elements spanning at most `limit` elements of storage (one element always
+    fits), so reading one costs a bounded buffer however the view is laid out."""
+    count = math.prod(shape)
+    if count == 0:
+        return
+    if len(shape) == 0 or (count <= limit and _extent(shape, strides) <= limit):
+        yield 0, shape, strides
+        return
+    step = strides[0]
+    if len(shape) == 1:
+        per = max(1, min(limit, limit // step if step else limit))
+        for start in range(0, shape[0], per):
+            yield start * step, (min(per, shape[0] - start),), strides
+        return
+    rest, rest_strides = shape[1:], strides[1:]
+    row, row_extent = math.prod(rest), _extent(rest, rest_strides)
+    if row <= limit and row_extent <= limit:
+        rows = min(limit // row, (limit - row_extent) // step + 1 if step else limit // row)
+        rows = max(1, rows)
+        for start in range(0, shape[0], rows):
+            yield start * step, (min(rows, shape[0] - start), *rest), strides
+        return
+    for index in range(shape[0]):
+        for offset, sub_shape, sub_strides in _pieces(rest, rest_strides, limit):
+            yield index * step + offset, (1, *sub_shape), (step, *sub_strides)
 
 
-def raw_equal(
-    a: TensorInfo, b: TensorInfo, chunk_bytes: int, cancelled: CancelledFn, advance: AdvanceFn
-) -> bool:
-    """Whether two tensors' stored bytes are the same, compared a chunk at a time."""
-    sa, sb = stats._readable(a), stats._readable(b)
-    if sa.nbytes != sb.nbytes:
-        return False
-    if sa.file == sb.file and sa.offset == sb.offset:
-        return True
-    size = max(1, min(chunk_bytes, sa.nbytes))
-    buffer_a, buffer_b = bytearray(size), bytearray(size)
-    view_a, view_b = memoryview(buffer_a), memoryview(buffer_b)
-    va, vb = version(sa.file), version(sb.file)
-    with open(sa.file, "rb", buffering=0) as fa, open(sb.file, "rb", buffering=0) as fb:
-        fa.seek(sa.offset)
-        fb.seek(sb.offset)
-        remaining = sa.nbytes
-        while remaining > 0:
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            n = min(size, remaining)
-            read_exact(fa, view_a[:n], sa.file, va)
-            read_exact(fb, view_b[:n], sb.file, vb)
-            # bytearray equality is one memcmp (a memoryview compares item by item)
-            same = buffer_a == buffer_b if n == size else buffer_a[:n] == buffer_b[:n]
-            if not same:
-                return False
-            remaining -= n
-            if advance is not None:
-                advance(2 * n)
-    check_unchanged(sa.file, va)
-    check_unchanged(sb.file, vb)
-    return True
+class _StridedFile:
+    """Pieces of a strided view read from the file with `readinto` into one reused buffer."""
+
+    def __init__(self, unit: _Unit, raw: np.dtype) -> None:
+        if unit.strides is not None and min(unit.strides, default=0) < 0:
+            raise CheckpointError(unit.file, "a tensor has negative strides", "corrupt file")
+        self.unit, self.raw = unit, raw
+        self.limit = max(1, unit.chunk_bytes // raw.itemsize)
+        self.buffer = bytearray(min(self.limit, max(1, unit.nbytes // raw.itemsize)) * raw.itemsize)
+        self.handle = open(unit.file, "rb", buffering=0)  # noqa: SIM115 - closed by __exit__
+
+    def __enter__(self) -> _StridedFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+    def read(self, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
+        """The piece at element `offset` of the unit's storage, contiguous (a view of the
+        buffer when the piece already is: valid until the next read)."""
+        itemsize, unit = self.raw.itemsize, self.unit
+        span = _extent(shape, strides)
+        if (offset + span) * itemsize > unit.nbytes:
+            raise CheckpointError(
+                unit.file,
+                "a strided tensor reaches beyond the bytes its storage holds",
+                "corrupt file",
+            )
+        view = memoryview(self.buffer)[: span * itemsize]
+        self.handle.seek(unit.offset + offset * itemsize)
+        read_exact(self.handle, view, unit.file, unit.version)
+        unit.check()
+        flat = np.frombuffer(self.buffer, self.raw, count=span)
+        byte_strides = tuple(s * itemsize for s in strides)
+        piece = np.lib.stride_tricks.as_strided(flat, shape, byte_strides, writeable=False)
+        return np.ascontiguousarray(piece)
+
+    def gather(self, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
+        """The view at element `offset` as a new C-ordered array, read piece by piece."""
+        out = np.empty(math.prod(shape), self.raw)
+        at = 0
+        for start, piece_shape, piece_strides in _pieces(shape, strides, self.limit):
+            piece = self.read(offset + start, piece_shape, piece_strides).reshape(-1)
+            out[at : at + piece.size] = piece
+            at += piece.size
+        return out.reshape(shape)

@@ -75,7 +75,7 @@ def apply(step: Step, stream: Iterator[np.ndarray], target: int) -> Iterator[np.
 
 
 def _add_lora(step: Step, stream: Iterator[np.ndarray], target: int) -> Iterator[np.ndarray]:
-    from core.analysis.sources import small_values
+    from core.analysis.sides import small_values
 
     assert step.down is not None and step.up is not None
     down = small_values(step.down).reshape(step.down.shape[0], -1)  # r × in
