@@ -9,7 +9,7 @@ from pathlib import Path
 from core import foreign, interrupt
 from core.adapters import describe as describe_adapters
 from core.errors import Cancelled, CheckpointError
-from core.memory import memory_table, totals_of
+from core.memory import impossible_counts, memory_table, totals_of
 from core.model import Checkpoint
 from core.roles import classify
 from core.sniff import read_head, resolve
@@ -82,7 +82,7 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
         memory=memory_table(totals),
         metadata=result.metadata,
         hyperparams=dict(result.hyperparams),
-        warnings=result.warnings,
+        warnings=result.warnings + impossible_counts(result.tensors),
         facts=result.facts,
         file_bytes=sum(_size(f) for f in result.files),
         alternatives=list(located.alternatives),

@@ -211,7 +211,9 @@ def classify(tensors: Iterable[TensorInfo]) -> None:
             t.kind, t.role = t.role_hint
         if t.role == "quant":
             t.kind = "other"  # a scale or zero point, whatever its name
-        elif t.kind == "weight":
+        elif t.role == "embedding" and t.kind == "other":
+            t.kind = "weight"  # a table named as one (`enc_emb`) is a weight, as torch's is
+        if t.kind == "weight":
             weight_role.setdefault(module, t.role)
     flat_weights = {
         (module, leaf): t.role

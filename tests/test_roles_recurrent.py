@@ -262,5 +262,5 @@ def test_flat_numpy_names_of_a_recurrent_model(tmp_path):
     assert roles["enc_w_ih"] == roles["enc_w_hh"] == ("weight", "recurrent")
     assert roles["enc_b_ih"] == roles["enc_b_hh"] == ("bias", "recurrent")
     assert roles["fc_w"] == ("weight", "linear") and roles["fc_b"] == ("bias", "linear")
-    assert roles["enc_emb"][1] == "embedding"
+    assert roles["enc_emb"] == ("weight", "embedding")
     assert ckpt.totals.params == sum(v.size for v in arrays.values())
