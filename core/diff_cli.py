@@ -4,8 +4,10 @@
                             [--workers N] [--adapter LORA] [--no-undo]
 
 `--json` prints one object: `a`, `b`, `pairs`, `only_a`, `only_b`, `modules`, `config_changes`,
-`warnings` (and `adapter_impact` when one side is a LoRA adapter alone). A side that cannot be
-read prints one line naming that side and exits with status 2. Nothing here imports Qt or torch.
+`warnings` (and `adapter_impact` when one side is a LoRA adapter alone). A pair whose stored
+bytes are identical is not decoded, so its `nan_a`/`nan_b` are null (equal bytes: equal NaNs). A
+side that cannot be read prints one line naming that side and exits with status 2. Nothing here
+imports Qt or torch.
 """
 
 from __future__ import annotations
