@@ -1,4 +1,4 @@
-"""The command line: `info`, `stats`, `hparams` and `spectrum`, on the same engine as the window.
+"""The command line: `info`, `stats`, `hparams`, `diff` and `spectrum`, on the same engine as the window.
 
 Errors print one line naming the file and what is wrong, and exit with status 2. Nothing here
 imports Qt or torch.
@@ -14,6 +14,8 @@ from typing import Any
 from core import json_strict
 from core.errors import CheckpointError
 from core.info import info_json, info_text
+
+COMMANDS = ("info", "stats", "hparams", "diff", "spectrum")
 
 
 def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
@@ -32,6 +34,7 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
             "core.spectrum_cli",
             "eigenvalue spectra and heavy-tail metrics (α) per matrix",
         ),
+        ("diff", "core.diff_cli", "what changed between two checkpoints, layer by layer"),
     ):
         sub = commands.add_parser(name, help=help_text)
         if wanted is not None and wanted != name:
@@ -48,7 +51,7 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    wanted = argv[0] if argv and argv[0] in ("info", "stats", "hparams", "spectrum") else None
+    wanted = argv[0] if argv and argv[0] in COMMANDS else None
     args = _parser(wanted).parse_args(argv)
     try:
         if args.command == "info":

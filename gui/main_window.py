@@ -52,7 +52,7 @@ from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
 from core.fileread import CHANGED
 from core.model import Checkpoint
-from gui import demo_path, heap
+from gui import compare_tab, demo_path, heap
 from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
@@ -449,6 +449,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.demo_action = self._action("Open the &Demo Model", lambda: self.open_path(demo_path()))
         file_menu.addAction(self.demo_action)
+        compare_tab.add_menu_actions(self, file_menu)
         file_menu.addSeparator()
         self.close_action = self._action(
             "&Close", self.close_current, QKeySequence.StandardKey.Close
@@ -536,6 +537,7 @@ class MainWindow(QMainWindow):
         self.settings.save("state", self.saveState())
         self.settings.sync()
         self.cancel_loading()
+        compare_tab.cancel_all(self)
         for check in self.health_checks():
             check.cancel()
         for index in range(self.tabs.count()):
@@ -805,6 +807,8 @@ class MainWindow(QMainWindow):
         tab = self.tabs.widget(index)
         if isinstance(tab, CheckpointTab):
             self._remove_tab(tab)
+        else:
+            compare_tab.close(self, tab)
 
     def _remove_tab(self, tab: CheckpointTab) -> None:
         if tab.job is not None:  # still opening: stop it; its result, if any, is ignored
@@ -1028,7 +1032,8 @@ class MainWindow(QMainWindow):
         if good:
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
-            self.open_paths(good)
+            if not compare_tab.shift_drop(self, good, event.modifiers()):
+                self.open_paths(good)
         else:
             event.ignore()
 
