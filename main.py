@@ -1,6 +1,6 @@
 """ParamScope entry point: the window by default, or a command-line sub-command.
 
-`python main.py [PATH ...]` opens the window; `python main.py info|stats|hparams PATH` prints to
+`python main.py [PATH ...]` opens the window; `python main.py info|stats|hparams|memory PATH` prints to
 stdout (`--json` for machines) and never imports Qt or torch.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = ("info", "stats", "hparams")
+COMMANDS = ("info", "stats", "hparams", "memory")
 
 
 def main(argv: list[str] | None = None) -> int:
