@@ -383,6 +383,18 @@ class MainWindow(QMainWindow):
             self.hparams.status_message.connect(
                 lambda text: self.statusBar().showMessage(text, 8000)
             )
+        self._make_memory_dock()
+
+    def _make_memory_dock(self) -> None:
+        """The Memory panel, a tab beside the hyperparameters (gui/memory_panel.py)."""
+        from gui.memory_panel import MemoryPanel  # noqa: PLC0415
+
+        self.memory = MemoryPanel()
+        self.memory_dock = self._dock(
+            "Memory", "memory", self.memory, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
+        self.hparams_dock.raise_()
 
     def _dock(
         self,
@@ -478,7 +490,11 @@ class MainWindow(QMainWindow):
         )
         view_menu.addAction(self.health_action)
         view_menu.addSeparator()
-        for dock, key in ((self.dist_dock, "Ctrl+1"), (self.hparams_dock, "Ctrl+2")):
+        for dock, key in (
+            (self.dist_dock, "Ctrl+1"),
+            (self.hparams_dock, "Ctrl+2"),
+            (self.memory_dock, "Ctrl+3"),
+        ):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(key))
             view_menu.addAction(toggle)
@@ -818,6 +834,7 @@ class MainWindow(QMainWindow):
             self.hparams.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
                 self.hparams.highlight_for(tab.selection)
+        self.memory.set_checkpoint(checkpoint)
         self._update_actions()
 
     def _tab_menu(self, position) -> None:
@@ -851,7 +868,7 @@ class MainWindow(QMainWindow):
 
     def _docks_for_empty(self, empty: bool) -> None:
         """With nothing open the page is the whole window; the docks come back with a file."""
-        docks = (self.dist_dock, self.hparams_dock)
+        docks = (self.dist_dock, self.hparams_dock, self.memory_dock)
         if empty and self._dock_visibility is None:
             self._dock_visibility = {dock: not dock.isHidden() for dock in docks}
             for dock in docks:
