@@ -46,6 +46,7 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str]) -> int:
     wanted = argv[0] if argv and argv[0] in ("info", "stats", "hparams", "memory") else None
     args = _parser(wanted).parse_args(argv)
+    args.path = _address(args.path)
     try:
         if args.command == "info":
             return _info(args)
@@ -61,6 +62,19 @@ def main(argv: list[str]) -> int:
         return 2
     except BrokenPipeError:
         return 0
+
+
+def _address(path: str) -> str:
+    """`org/name` that is no local path means the Hub repository of that name."""
+    from pathlib import Path
+
+    from core import remote
+
+    if remote.looks_remote(path) or Path(path).expanduser().exists():
+        return path
+    if remote.is_repo_name(path):
+        return "hf://" + path
+    return path
 
 
 def _info(args: Any) -> int:

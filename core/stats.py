@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from core import inflate
+from core import inflate, remote
 from core.decode import decode, is_counted, pattern_values, storage_dtype
 from core.decode import is_supported as dtype_supported
 from core.dtypes import DTYPES
@@ -925,6 +925,9 @@ def _readable(t: TensorInfo):  # -> DataSource
             "the data of this tensor cannot be read",
             "the file does not hold its storage",
         )
+    if remote.missing_bytes(source.file, source.offset, source.nbytes):
+        # a remote model's mirror holds headers only: its holes must never read as zeros
+        remote.require(source.file, source.offset, source.nbytes)
     if source.encoding and not inflate.is_deflate(source.encoding):
         if not statistics_possible(t):
             raise CheckpointError(
