@@ -1134,9 +1134,12 @@ def _holes(ranges: list[list[int]], start: int, stop: int) -> list[tuple[int, in
 def describe(mirror: Mirror) -> str:
     """The line a remote tab shows: "remote · commit abc1234 · 0 bytes of weights downloaded"."""
     manifest = Manifest.load(mirror.manifest.folder) or mirror.manifest
+    return describe_manifest(manifest, mirror.offline)
+
+
+def describe_manifest(manifest: Manifest, offline: bool = False) -> str:
     where = f"commit {manifest.commit[:7]}" if manifest.commit else "URL"
-    data = manifest.data_bytes
-    text = f"remote · {where} · {exact(data)} bytes of weights downloaded"
-    if mirror.offline:
+    text = f"remote · {where} · {exact(manifest.data_bytes)} bytes of weights downloaded"
+    if offline:
         text += " · offline, from the cache"
     return text
