@@ -292,3 +292,26 @@ def test_onnx_offers_a_download_of_its_size_instead_of_starting_one(
 def test_memory_plan_of_a_remote_model(llama: Path, hub: Hub) -> None:
     plan = memory_plan.plan(open_checkpoint("hf://meta/llama"), memory_plan.Options(weights="int4"))
     assert plan.weights_bytes == math.ceil(open_checkpoint(llama).totals.params / 2)
+
+
+def test_stats_on_the_command_line_fetch_only_when_asked(tmp_path: Path, hub: Hub, capsys) -> None:
+    from tests.checkpoints import make_model, save_safetensors
+
+    path = save_safetensors(make_model(), tmp_path / "tiny.safetensors")
+    hub.files["tiny.safetensors"] = path
+    url = f"{hub.cdn_url}/files/tiny.safetensors"
+    name = max(open_checkpoint(path).tensors, key=lambda t: t.numel).name
+    assert cli_main(["stats", url, "--tensor", name, "--json"]) == 2
+    assert "on the server, not downloaded" in capsys.readouterr().err
+    assert cli_main(["stats", path.as_posix(), "--tensor", name, "--json"]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert cli_main(["stats", url, "--tensor", name, "--json", "--fetch"]) == 0
+    captured = capsys.readouterr()
+    assert "paramscope: fetching" in captured.err and "bytes) of 1 tensor(s)" in captured.err
+    fetched = json.loads(captured.out)
+    assert (fetched["mean"], fetched["std"], fetched["max"]) == (
+        local["mean"],
+        local["std"],
+        local["max"],
+    )
+    assert cli_main(["hparams", url]) == 0  # hparams take URLs too
