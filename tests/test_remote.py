@@ -315,3 +315,26 @@ def test_stats_on_the_command_line_fetch_only_when_asked(tmp_path: Path, hub: Hu
         local["max"],
     )
     assert cli_main(["hparams", url]) == 0  # hparams take URLs too
+
+
+def test_addresses(monkeypatch) -> None:
+    monkeypatch.delenv("HF_ENDPOINT", raising=False)
+    hub = remote.DEFAULT_ENDPOINT
+    cases = {
+        "hf://org/name": ("org/name", "main", ""),
+        "hf://org/name@v2.0": ("org/name", "v2.0", ""),
+        "hf://org/name@main/sub/model-Q4_K_M.gguf": ("org/name", "main", "sub/model-Q4_K_M.gguf"),
+        "hf://org/name/model.safetensors": ("org/name", "main", "model.safetensors"),
+        f"{hub}/org/name": ("org/name", "main", ""),
+        f"{hub}/org/name/tree/dev": ("org/name", "dev", ""),
+        f"{hub}/org/name/blob/main/a/b.bin": ("org/name", "main", "a/b.bin"),
+    }
+    for text, want in cases.items():
+        target = remote.parse(text)
+        assert (target.repo, target.revision, target.path) == want, text
+    assert remote.parse("org/name", bare_repo=True).repo == "org/name"
+    assert remote.parse("https://example.org/m.gguf?x=1").url == "https://example.org/m.gguf?x=1"
+    with pytest.raises(CheckpointError, match="not an address"):
+        remote.parse("org/name")  # a bare name only where a Hub id is expected
+    with pytest.raises(CheckpointError, match="not an address"):
+        remote.parse("ftp://example.org/m.gguf")
