@@ -20,6 +20,7 @@ library would add its dependency tree to the bundle for three calls; see docs/re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import json
@@ -204,6 +205,15 @@ def token() -> str:
 
 def cache_root() -> Path:
     """Where mirrors live: $PARAMSCOPE_CACHE, else the platform's user cache folder."""
+    key = tuple(
+        os.environ.get(k, "") for k in ("PARAMSCOPE_CACHE", "XDG_CACHE_HOME", "LOCALAPPDATA")
+    )
+    return _resolved_root(key)
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved_root(_environment: tuple[str, ...]) -> Path:
+    # statistics ask for every tensor whether it is remote: resolve the folder once, not each time
     return _cache_base().resolve()
 
 
