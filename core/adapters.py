@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from core import units
+from core import remote, units
 from core.model import Checkpoint, TensorInfo
 from core.quant_state import QuantLink, quant_links
 
@@ -147,6 +147,8 @@ def _stored_alpha(checkpoint: Checkpoint, modules: dict[str, dict[str, TensorInf
         t = checkpoint.tensor(f"{module}.alpha")
         if t is None or t.numel != 1 or t.source is None or t.source.encoding:
             return None
+        if remote.missing_bytes(t.source.file, t.source.offset, t.source.nbytes):
+            return None  # a remote model's value is still on the server: unknown, not zero
         try:
             raw_type = storage_dtype(t.dtype)
             with open(t.source.file, "rb") as f:

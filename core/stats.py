@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from core import inflate, pbvalues
+from core import inflate, pbvalues, remote
 
 # The streaming layer lives in core.analysis (chunk sources, kernels, worker pool); its names are
 # re-exported here because callers and tests reach them through core.stats.
@@ -324,6 +324,9 @@ def _readable(t: TensorInfo):  # -> DataSource
             "the data of this tensor cannot be read",
             "the file does not hold its storage",
         )
+    if remote.missing_bytes(source.file, source.offset, source.nbytes):
+        # a remote model's mirror holds headers only: its holes must never read as zeros
+        remote.require(source.file, source.offset, source.nbytes)
     if source.encoding and not _raw_stream(source.encoding):
         if not statistics_possible(t):
             raise CheckpointError(

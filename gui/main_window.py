@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import units
+from core import remote, units
 from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
 from core.fileread import CHANGED
@@ -59,6 +59,7 @@ from gui.colors import ALERT
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
+from gui.open_url import TensorFetch, ask_address, remote_addresses
 from gui.settings import Settings
 from gui.summary import SummaryView
 from gui.workers import Job
@@ -95,6 +96,7 @@ class CheckpointTab(QWidget):
     def __init__(self, path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path = path
+        self.address = ""  # a remote model's hf:// or https address (gui/open_url.py)
         self.checkpoint: Checkpoint | None = None
         self.job: Job | None = None
         self.started = time.perf_counter()
@@ -133,8 +135,9 @@ class CheckpointTab(QWidget):
         self._layout.addWidget(self.health)
         self._layout.addWidget(self.spectra)
         self._layout.addWidget(with_code_tab(self.tree, checkpoint), 1)
-        self.health.start_if_small()
-        self.spectra.start_if_small()
+        if "remote" not in checkpoint.facts:  # a remote model's data is not here to read
+            self.health.start_if_small()
+            self.spectra.start_if_small()
 
     def drop_views(self) -> None:
         """Take down the views of the checkpoint a reload replaces."""
@@ -392,6 +395,18 @@ class MainWindow(QMainWindow):
             self.hparams.status_message.connect(
                 lambda text: self.statusBar().showMessage(text, 8000)
             )
+        self._make_memory_dock()
+
+    def _make_memory_dock(self) -> None:
+        """The Memory panel, a tab beside the hyperparameters (gui/memory_panel.py)."""
+        from gui.memory_panel import MemoryPanel  # noqa: PLC0415
+
+        self.memory = MemoryPanel()
+        self.memory_dock = self._dock(
+            "Memory", "memory", self.memory, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
+        self.hparams_dock.raise_()
 
     def _dock(
         self,
@@ -445,6 +460,19 @@ class MainWindow(QMainWindow):
         )
         file_menu.addAction(self.open_action)
         file_menu.addAction(self.open_folder_action)
+        self.open_url_action = self._action(
+            "Open &URL…",
+            self.open_url_dialog,
+            "Ctrl+Shift+O",
+            "Open a model on the Hugging Face Hub or at a URL from its headers alone",
+        )
+        file_menu.addAction(self.open_url_action)
+        self.fetch_action = self._action(
+            "&Fetch Tensor Data…",
+            self.fetch_tensor_data,
+            tip="Download the selected remote tensors' bytes for their statistics",
+        )
+        file_menu.addAction(self.fetch_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.demo_action = self._action("Open the &Demo Model", lambda: self.open_path(demo_path()))
@@ -495,7 +523,11 @@ class MainWindow(QMainWindow):
         )
         view_menu.addAction(self.spectra_action)
         view_menu.addSeparator()
-        for dock, key in ((self.dist_dock, "Ctrl+1"), (self.hparams_dock, "Ctrl+2")):
+        for dock, key in (
+            (self.dist_dock, "Ctrl+1"),
+            (self.hparams_dock, "Ctrl+2"),
+            (self.memory_dock, "Ctrl+3"),
+        ):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(key))
             view_menu.addAction(toggle)
@@ -555,6 +587,8 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> CheckpointTab | None:
         """Open a checkpoint in a new tab (or show its tab if it is open already)."""
+        if isinstance(path, str) and remote.looks_remote(path):
+            return self._open_address(path)
         # `a/../b` shown as `b`; symlinks kept (an HF cache's files link to blobs named by hash)
         # but compared by what they point to, so one file never gets two tabs
         path = Path(os.path.normpath(Path(path).expanduser().absolute()))
@@ -576,8 +610,50 @@ class MainWindow(QMainWindow):
         self._start_open(tab)
         return tab
 
+    def _open_address(self, address: str) -> CheckpointTab:
+        """A remote model (gui/open_url.py): its tab opens the headers into a local mirror."""
+        for index in range(self.tabs.count()):
+            tab = self.tabs.widget(index)
+            if isinstance(tab, CheckpointTab) and tab.address == address:
+                self.tabs.setCurrentIndex(index)
+                return tab
+        name = address.rstrip("/").rsplit("/", 1)[-1]
+        tab = CheckpointTab(Path(name))
+        tab.address = address
+        tab.reload_bar.reloadRequested.connect(lambda t=tab: self.reload_tab(t))
+        tab.openRequested.connect(self.open_path)
+        index = self.tabs.addTab(tab, name)
+        self.tabs.setTabToolTip(index, address)
+        self.tabs.setCurrentIndex(index)
+        self.stack.setCurrentWidget(self.tabs)
+        self._docks_for_empty(False)
+        self._start_open(tab)
+        return tab
+
+    def open_url_dialog(self) -> None:
+        address = ask_address(self)
+        if address:
+            self.open_path(address)
+
+    def fetch_tensor_data(self) -> None:
+        tab = self.current_tab()
+        if tab is None or tab.checkpoint is None or not tab.address:
+            return
+        fetch = TensorFetch(self, tab.checkpoint, tab.selection, lambda: self._fetched(tab))
+        if fetch.ask():
+            self._fetch = fetch
+            fetch.start()
+
+    def _fetched(self, tab: CheckpointTab) -> None:
+        index = self.tabs.indexOf(tab)
+        if index < 0 or tab.checkpoint is None:
+            return
+        self.tabs.setTabToolTip(index, f"{tab.address}\n{tab.checkpoint.facts.get('remote', '')}")
+        if self.distribution is not None and self.tabs.currentWidget() is tab and tab.selection:
+            self.distribution.show_selection(tab.selection)
+
     def _start_open(self, tab: CheckpointTab) -> None:
-        path = tab.path
+        path = tab.address or tab.path
 
         def run(progress, cancelled) -> Checkpoint:
             from core import open_checkpoint  # noqa: PLC0415 — the engine loads on first open
@@ -598,7 +674,7 @@ class MainWindow(QMainWindow):
         job.signals.cancelled.connect(lambda j=job: self._cancelled(j))
         job.signals.progress.connect(lambda done, total: self._progress(done, total))
         job.start()
-        self.statusBar().showMessage(f"Opening {path.name} …")
+        self.statusBar().showMessage(f"Opening {tab.address or tab.path.name} …")
         self._progress_timer.start()
 
     def _job_over(self, job: Job) -> CheckpointTab | None:
@@ -630,7 +706,11 @@ class MainWindow(QMainWindow):
                 f"Opened {checkpoint.name} in {seconds:.2f} s · "
                 f"{units.exact(checkpoint.totals.tensors)} tensors · "
                 f"{files} file{'s' if files != 1 else ''}"
+                + (f" · {checkpoint.facts['remote']}" if tab.address else "")
             )
+            if tab.address:
+                tab.path = checkpoint.path  # the local mirror of its headers
+                self.tabs.setTabToolTip(index, f"{tab.address}\n{checkpoint.facts['remote']}")
             self._relate_adapters()
             if self.tabs.currentWidget() is tab:
                 self._current_changed(index)
@@ -844,6 +924,7 @@ class MainWindow(QMainWindow):
             self.hparams.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
                 self.hparams.highlight_for(tab.selection)
+        self.memory.set_checkpoint(checkpoint)
         self._update_actions()
 
     def _tab_menu(self, position) -> None:
@@ -877,7 +958,7 @@ class MainWindow(QMainWindow):
 
     def _docks_for_empty(self, empty: bool) -> None:
         """With nothing open the page is the whole window; the docks come back with a file."""
-        docks = (self.dist_dock, self.hparams_dock)
+        docks = (self.dist_dock, self.hparams_dock, self.memory_dock)
         if empty and self._dock_visibility is None:
             self._dock_visibility = {dock: not dock.isHidden() for dock in docks}
             for dock in docks:
@@ -894,6 +975,9 @@ class MainWindow(QMainWindow):
         for action in (self.expand_action, self.collapse_action, self.find_action):
             action.setEnabled(has_tree)
         self.close_action.setEnabled(tab is not None)
+        self.fetch_action.setEnabled(
+            tab is not None and bool(tab.address) and tab.checkpoint is not None
+        )
 
     # --- panels -----------------------------------------------------------------------------------
 
@@ -987,14 +1071,21 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         paths = self._local_paths(urls)
         if not paths:
-            remote = [u.toDisplayString() for u in urls if not u.isLocalFile()]
-            if not remote:
+            links = remote_addresses(urls)
+            if links:  # a link dragged from a browser: its headers are fetched, nothing else
+                self.overlay.show_message(
+                    "Open from the network (headers only):\n" + "\n".join(links[:3]), True
+                )
+                event.setDropAction(Qt.DropAction.CopyAction)
+                event.accept()
+                return
+            others = [u.toDisplayString() for u in urls if not u.isLocalFile()]
+            if not others:
                 event.ignore()
                 return
-            # a link dragged from a browser: say why nothing will happen (nothing is fetched)
             self.overlay.show_message(
-                "ParamScope opens files on this computer; download it first:\n"
-                + "\n".join(remote[:3]),
+                "ParamScope opens https links and files on this computer:\n"
+                + "\n".join(others[:3]),
                 False,
             )
             event.accept()
@@ -1026,6 +1117,16 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         self.overlay.hide()
         paths = self._local_paths(event.mimeData().urls()) if event.mimeData().hasUrls() else []
+        links = (
+            []
+            if paths or not event.mimeData().hasUrls()
+            else remote_addresses(event.mimeData().urls())
+        )
+        if links:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self.open_paths(links)
+            return
         good, refused = self._sort_drop(paths)
         for message in refused:
             self.report_error(message)
