@@ -405,7 +405,15 @@ def stand_ins(path: Path) -> list[Any]:
         module, _, attr = name.rpartition(".")
         if name in known:
             allowed.append(known[name])
-        elif module == "builtins" and attr in ("list", "dict", "int", "float", "str", "tuple", "set"):
+        elif module == "builtins" and attr in (
+            "list",
+            "dict",
+            "int",
+            "float",
+            "str",
+            "tuple",
+            "set",
+        ):
             allowed.append(getattr(builtins, attr))
         else:
             allowed.append((Inert, name))
