@@ -332,6 +332,8 @@ def make_quantised_gguf(cache: Path) -> ModelFile:
         writer.add_block_count(6)
         kinds = (gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_0)
         for i, (name, arr) in enumerate(sorted(weights.items())):
+            if arr.dtype.kind != "f":  # position_ids: llama.cpp's converter drops it too
+                continue
             arr = arr.astype(np.float32)
             if arr.ndim == 2 and arr.shape[-1] % 32 == 0:
                 kind = kinds[i % 2]
@@ -872,6 +874,9 @@ REALLY_OTHER: dict[str, str] = {
     f"{ONNX_TESTS}/node/test_loop11/model.onnx": "a Loop's carried constant",
     "DISTS_pytorch/weights.pt": "alpha/beta weigh DISTS's feature distances",
     "whisper/assets/mel_filters.npz": "fixed mel filter banks",
+    "whisperx/assets/mel_filters.npz": "fixed mel filter banks",
+    "gensim/test/test_data/doc2vec_old_sep.syn0_lockf.npy": "word2vec's per-word lock factors",
+    "gensim/test/test_data/ldamodel_python_3_5.expElogbeta.npy": "LDA topic-word statistics",
 }
 
 
