@@ -69,6 +69,10 @@ _FLAT_WEIGHT = re.compile(r"^(?:\w+_)?w(_\d+)?$")
 _FLAT_BIAS = re.compile(r"^(?:\w+_)?b(_\d+)?$")
 # an embedding table named as such inside a flat name (`enc_emb`, `tok_emb`)
 _FLAT_EMBEDDING = re.compile(r"(^|_)emb(_|$)|embed", re.IGNORECASE)
+# word-vector tables as gensim names them (word2vec/doc2vec/fastText: input and output vectors)
+_VECTOR_TABLES = frozenset(
+    {"syn0", "syn1", "syn1neg", "vectors", "vectors_ngrams", "vectors_vocab", "vectors_docs"}
+)
 # Keras/TF: a layer with a recurrent kernel is recurrent, its input kernel and bias too
 _RECURRENT_SIBLING = "recurrent_kernel"
 # TensorFlow names the read of a variable after it: `dense/kernel/Read/ReadVariableOp:0`
@@ -176,7 +180,9 @@ def role_of(
     ):
         return "norm"
     if _is_embed_module(module_leaf) or (
-        (kind == "other" or leaf == "embeddings") and _FLAT_EMBEDDING.search(leaf) and ndim >= 2
+        (kind == "other" or leaf == "embeddings")
+        and (_FLAT_EMBEDDING.search(leaf) or leaf in _VECTOR_TABLES)
+        and ndim >= 2
     ):
         return "embedding"
     if kind == "weight":

@@ -264,3 +264,13 @@ def test_flat_numpy_names_of_a_recurrent_model(tmp_path):
     assert roles["fc_w"] == ("weight", "linear") and roles["fc_b"] == ("bias", "linear")
     assert roles["enc_emb"] == ("weight", "embedding")
     assert ckpt.totals.params == sum(v.size for v in arrays.values())
+
+
+@pytest.mark.parametrize("stem", ["word2vec.syn0", "doc2vec_old_sep.syn1neg", "model.wv.vectors"])
+def test_gensim_word_vectors_saved_as_npy_are_embedding_tables(tmp_path, stem):
+    """gensim saves its vector tables as lone .npy files named `<model>.syn0`, `.syn1neg`,
+    `.wv.vectors`: a [vocab, dim] table that was 100 % "other"."""
+    path = tmp_path / f"{stem}.npy"
+    np.save(path, np.random.default_rng(1).standard_normal((50, 8)).astype(np.float32))
+    (t,) = open_checkpoint(path).tensors
+    assert (t.kind, t.role) == ("weight", "embedding")
