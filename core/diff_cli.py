@@ -132,6 +132,11 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "–" if value is None else f"{value:.{digits}g}"
 
 
+def _cosine(value: float | None) -> str:
+    # fixed decimals keep the column aligned; closeness to 1 is what the rel column shows
+    return "–" if value is None else f"{value:.6f}"
+
+
 def _text(result: Any, top: int, impact: Any) -> str:
     lines = [
         f"A: {result.a.path} ({result.a.format})",
@@ -150,7 +155,7 @@ def _text(result: Any, top: int, impact: Any) -> str:
             if pair.status == "dtype":
                 extra += f"  ({pair.spec.dtype_a} → {pair.spec.dtype_b})"
             lines.append(
-                f"{_pct(f.rel):>11} {_num(f.cosine, 6):>9} {_num(f.max_abs):>10} "
+                f"{_pct(f.rel):>11} {_cosine(f.cosine):>9} {_num(f.max_abs):>10} "
                 f"{_num(f.snr_db, 3):>7}  {name}{extra}"
             )
         if len(changed) > top:
