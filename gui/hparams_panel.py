@@ -50,7 +50,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import CheckpointError
-from core.hparams.archcheck import ArchCheck, check_architecture, related_keys
+from core.hparams.archcheck import ArchCheck, check_architecture, edited_sources, related_keys
 from core.hparams.edit import (
     MERGED,
     MISSING,
@@ -414,7 +414,7 @@ class _State:
         self.hset = HyperParamSet(checkpoint.hyperparams)
         self.stack = QUndoStack(parent)
         self.view = MERGED
-        self.checks: list[ArchCheck] = check_architecture(checkpoint)
+        self.checks: list[ArchCheck] = []  # filled (of the edited values) when shown
 
 
 # --- the panel -----------------------------------------------------------------------------------
@@ -600,8 +600,7 @@ class HyperparamPanel(QWidget):
         self.undo_stack = self._state.stack if self._state else self._empty_stack
         self._show_message("")
         self.model.highlighted = set()
-        checks = self._state.checks if self._state else []
-        self.model.checks = {(c.source, c.path): c for c in checks}
+        self._recheck()
         self.sources.blockSignals(True)
         self.sources.clear()
         views = self.hset.views if self.hset else []
@@ -807,6 +806,8 @@ class HyperparamPanel(QWidget):
             return  # another checkpoint's edit: shown when that checkpoint is
         if view != self.view:
             self.select_view(view)
+        self._recheck()
+        self._fill_checks()
         if rows_changed:
             expanded = self.find.text()
             self.model.rebuild()
@@ -907,6 +908,14 @@ class HyperparamPanel(QWidget):
         self.status_message.emit(f"Hyperparameters written to {target}")
 
     # --- side views -----------------------------------------------------------------------------
+    def _recheck(self) -> None:
+        """The architecture check of the values as edited (an edit to 81 layers says ✗ there)."""
+        state = self._state
+        if state is not None:
+            state.checks = check_architecture(state.checkpoint, edited_sources(state.hset))
+        checks = state.checks if state else []
+        self.model.checks = {(c.source, c.path): c for c in checks}
+
     def _fill_checks(self) -> None:
         self.checks.clear()
         checks = self._state.checks if self._state else []
