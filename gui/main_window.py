@@ -124,6 +124,7 @@ class CheckpointTab(QWidget):
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
         self.health.checked.connect(self.tree.set_health)
+        self.health.findingClicked.connect(lambda what, names: self.tree.show_only(names, what))
         self._layout.addWidget(self.summary)
         self._layout.addWidget(self.health)
         self._layout.addWidget(with_code_tab(self.tree, checkpoint), 1)
@@ -477,6 +478,14 @@ class MainWindow(QMainWindow):
             "Read every value: NaN/Inf, dead, outlier and mostly-zero tensors",
         )
         view_menu.addAction(self.health_action)
+        self.next_flagged_action = self._action(
+            "&Next Flagged Tensor", lambda: self.select_flagged(1), "F8"
+        )
+        self.previous_flagged_action = self._action(
+            "Pre&vious Flagged Tensor", lambda: self.select_flagged(-1), "Shift+F8"
+        )
+        view_menu.addAction(self.next_flagged_action)
+        view_menu.addAction(self.previous_flagged_action)
         view_menu.addSeparator()
         for dock, key in ((self.dist_dock, "Ctrl+1"), (self.hparams_dock, "Ctrl+2")):
             toggle = dock.toggleViewAction()
@@ -900,6 +909,13 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         if tab is not None and tab.health is not None:
             tab.health.start()
+
+    def select_flagged(self, step: int) -> None:
+        tab = self.current_tab()
+        if tab is None or tab.tree is None:
+            return
+        if tab.tree.select_flagged(step) is None:
+            self.statusBar().showMessage("No flagged tensors (View ▸ Check Health first)", 5000)
 
     def health_checks(self) -> list[HealthLine]:
         """Health checks still running, in any tab."""
