@@ -42,3 +42,16 @@ def percent(part: float, whole: float) -> str:
     if share < 0.1:
         return "<0.1"
     return f"{share:.1f}"
+
+
+def duration(seconds: float) -> str:
+    """A rough time for a person: `less than a second`, `12 s`, `3 min`, `2 h 10 min`."""
+    if seconds < 1:
+        return "less than a second"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"

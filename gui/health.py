@@ -8,6 +8,8 @@ health, or the line's button), because reading 100 GiB is not something to start
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
@@ -15,7 +17,7 @@ from core import units
 from core.health_report import HealthReport, finding_text, health_report
 from core.model import Checkpoint
 from core.stats import FLAGS, TensorStats, health, statistics_possible
-from gui import heap
+from gui import heap, read_guard
 from gui.colors import ALERT
 from gui.summary import _esc, _muted
 from gui.workers import Job
@@ -43,6 +45,7 @@ class HealthLine(QWidget):
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.linkActivated.connect(self._link)
         self.report: HealthReport | None = None
+        self._started = 0.0
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)
@@ -83,6 +86,7 @@ class HealthLine(QWidget):
         job.signals.cancelled.connect(self._cancelled)
         job.signals.progress.connect(self._progress)
         self.job = job
+        self._started = time.perf_counter()
         self._old_jobs = [j for j in self._old_jobs if not j.is_done()] + [job]
         self.label.setText(
             self._muted_label() + f" checking {units.exact(len(self.readable))} tensors …"
@@ -117,6 +121,7 @@ class HealthLine(QWidget):
         if not self._current():
             return
         self.job = None
+        read_guard.THROUGHPUT.record(self.data_bytes, time.perf_counter() - self._started)
         self.results = report.results
         self.report = report
         self._show_results(report)
