@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core import units
 from core.errors import CheckpointError
 from core.hparams.archcheck import ArchCheck, check_architecture, edited_sources, related_keys
 from core.hparams.edit import (
@@ -81,7 +82,7 @@ def value_text(value: Any, limit: int = 200) -> str:
     elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float):
-        text = repr(value)
+        text = units.float_text(value)  # float32 noise hidden; the tooltip has the exact value
     elif isinstance(value, str):
         text = value
     elif isinstance(value, list) and len(value) > limit:
@@ -266,6 +267,8 @@ class HyperparamModel(QAbstractItemModel):
     def _tooltip(self, path: KeyPath, value: Any, edited: bool, conflict: dict) -> str:
         spec = spec_for(path)
         lines = [dotted(path)]
+        if isinstance(value, float) and units.float_text(value) != repr(value):
+            lines.append(f"exactly {value!r}")
         if spec is not None:
             lines.append(f"{spec.explanation}  ({spec.group}; known as {spec.canonical})")
         if self.hset is not None:

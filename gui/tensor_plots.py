@@ -49,6 +49,7 @@ from core import effective, stats, units
 from core.model import Checkpoint
 from gui import read_guard
 from gui.colors import ALERT, category_color, series_color
+from gui.plot_axes import number_axes
 from gui.workers import Job
 
 RANGE_MODES = ("min – max", "mean ± 4σ", "custom")
@@ -145,16 +146,12 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _number(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if value == 0 or 1e-3 <= abs(value) < 1e5:
-        return f"{value:.4g}"
-    return f"{value:.3e}"
+    return units.number(value)
 
 
 def _plot_widget() -> pg.PlotWidget:
     """A PlotWidget drawn in the window palette's colours, so it suits light and dark themes."""
-    widget = pg.PlotWidget()
+    widget = pg.PlotWidget(axisItems=number_axes())
     palette = widget.palette()
     text = palette.color(QPalette.ColorRole.Text)
     widget.setBackground(palette.color(QPalette.ColorRole.Base))
@@ -255,7 +252,9 @@ class HistogramView(QWidget):
         self.style_box.addItems(["step", "filled"])
         self.style_box.setToolTip("Draw the histogram as an outline or filled")
         self.log_box = QCheckBox("&log counts")
-        self.log_box.setToolTip("Show log10(count + 1): rare values in the tails become visible")
+        self.log_box.setToolTip(
+            "Counts on a logarithmic scale (an empty bin at 0): rare values in the tails show"
+        )
         self.bins_box = QSpinBox()
         self.bins_box.setRange(4, 4096)
         self.bins_box.setValue(HIST_BINS)
@@ -490,7 +489,9 @@ class HistogramView(QWidget):
         self.curves = []
         self.legend.clear()
         filled = self.style_box.currentText() == "filled"
-        self.plot.setLabel("left", "log10(count + 1)" if self.log_box.isChecked() else "count")
+        log = self.log_box.isChecked()
+        self.plot.setLabel("left", "count (log scale)" if log else "count")
+        self.plot.getAxis("left").set_log_counts(log)
         labels = short_names([r.name for r in self.results])
         for result, color, label in zip(self.results, self.colors(), labels, strict=True):
             if not len(result.counts):
