@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QRect, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QColor,
     QDesktopServices,
     QDragEnterEvent,
@@ -52,7 +53,8 @@ from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
 from core.fileread import CHANGED
 from core.model import Checkpoint
-from gui import demo_path, heap
+from gui import demo_path, heap, theme
+from gui import help as help_module
 from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
@@ -487,6 +489,8 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.next_flagged_action)
         view_menu.addAction(self.previous_flagged_action)
         view_menu.addSeparator()
+        self._make_theme_menu(view_menu.addMenu("&Theme"))
+        view_menu.addSeparator()
         for dock, key in ((self.dist_dock, "Ctrl+1"), (self.hparams_dock, "Ctrl+2")):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(key))
@@ -498,10 +502,39 @@ class MainWindow(QMainWindow):
                 hparams_menu.addAction(action)
 
         help_menu = menu.addMenu("&Help")
+        self.shortcuts_action = self._action(
+            "&Keyboard Shortcuts", lambda: help_module.show_shortcuts(self), "Ctrl+/"
+        )
+        self.docs_action = self._action(
+            "&Documentation", lambda: help_module.show_documentation(self), "F1"
+        )
+        help_menu.addAction(self.docs_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
+        self.help_menu = help_menu
         self.about_action = self._action("&About ParamScope", lambda: show_about(self))
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
         self._update_actions()
+
+    def _make_theme_menu(self, menu: QMenu) -> None:
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name, text in theme.THEMES.items():
+            action = menu.addAction(text, lambda n=name: self.set_theme(n))
+            action.setCheckable(True)
+            group.addAction(action)
+            self.theme_actions[name] = action
+        applied = theme.apply(self.settings.theme())
+        self.theme_actions[applied].setChecked(True)
+
+    def set_theme(self, name: str) -> None:
+        applied = theme.apply(name)
+        self.theme_actions[applied].setChecked(True)
+        self.settings.set_theme(applied)
+
+    def help_menu_texts(self) -> list[str]:
+        return [a.text().replace("&", "") for a in self.help_menu.actions()]
 
     def _restore_layout(self) -> None:
         state = self.settings.restore("state")
