@@ -61,6 +61,7 @@ from gui.colors import ALERT
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
+from gui.raw_values import RawValuesView
 from gui.settings import Settings
 from gui.summary import SummaryView
 from gui.workers import Job
@@ -372,6 +373,12 @@ class MainWindow(QMainWindow):
         if self.distribution is not None and hasattr(self.distribution, "statusMessage"):
             self.distribution.statusMessage.connect(self._job_message)
             self.distribution.set_checkpoint(None)
+        # the selected tensor's values, read on demand: beside the plots, a tab away
+        self.values = RawValuesView()
+        self.values_dock = self._dock("Values", "values", self.values)
+        self.tabifyDockWidget(self.dist_dock, self.values_dock)
+        self.dist_dock.raise_()
+        self.values_dock.visibilityChanged.connect(self.values.set_wanted)
         self.hparams = HyperparamPanel() if HyperparamPanel is not None else None
         hparams_widget = self.hparams or _placeholder("Hyperparameters appear here.")
         # below the tree: the key/value/source table wants width more than height
@@ -491,7 +498,11 @@ class MainWindow(QMainWindow):
         view_menu.addSeparator()
         self._make_theme_menu(view_menu.addMenu("&Theme"))
         view_menu.addSeparator()
-        for dock, key in ((self.dist_dock, "Ctrl+1"), (self.hparams_dock, "Ctrl+2")):
+        for dock, key in (
+            (self.dist_dock, "Ctrl+1"),
+            (self.hparams_dock, "Ctrl+2"),
+            (self.values_dock, "Ctrl+3"),
+        ):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(key))
             view_menu.addAction(toggle)
@@ -860,6 +871,7 @@ class MainWindow(QMainWindow):
             self.hparams.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
                 self.hparams.highlight_for(tab.selection)
+        self._show_values(tab, tab.selection if tab is not None else [])
         self._update_actions()
 
     def _tab_menu(self, position) -> None:
@@ -925,6 +937,12 @@ class MainWindow(QMainWindow):
             self.distribution.show_selection(paths)
         if self.hparams is not None:
             self.hparams.highlight_for(paths)
+        self._show_values(tab, paths)
+
+    def _show_values(self, tab: CheckpointTab | None, paths: list[str]) -> None:
+        checkpoint = tab.checkpoint if tab is not None else None
+        tensor = checkpoint.tensor(paths[0]) if checkpoint is not None and len(paths) == 1 else None
+        self.values.set_tensor(checkpoint, tensor)
 
     # --- edit and view ----------------------------------------------------------------------------
 
