@@ -905,7 +905,7 @@ class MainWindow(QMainWindow):
 
     def _docks_for_empty(self, empty: bool) -> None:
         """With nothing open the page is the whole window; the docks come back with a file."""
-        docks = (self.dist_dock, self.hparams_dock)
+        docks = (self.dist_dock, self.values_dock, self.hparams_dock)
         if empty and self._dock_visibility is None:
             self._dock_visibility = {dock: not dock.isHidden() for dock in docks}
             for dock in docks:

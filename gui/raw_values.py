@@ -64,7 +64,9 @@ class RawValuesModel(QAbstractTableModel):
         else:
             ranges = raw.ranges
             values = raw.values
-            if not ranges:  # a scalar
+            if values.size == 0:  # a dimension of size 0: nothing to show
+                self._table, self._row_labels, self._column_labels = np.zeros((0, 0)), [], []
+            elif not ranges:  # a scalar
                 self._table = values.reshape(1, 1)
                 self._row_labels, self._column_labels = ["()"], ["value"]
             else:

@@ -112,3 +112,10 @@ def test_a_slice_of_a_huge_tensor_reads_only_the_slice(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert got[8, 3] == 2.5 and got.sum() == 2.5
     assert peak < 1 << 20  # a few KiB of rows, not gigabytes
+
+
+def test_an_empty_tensor_has_no_values(tmp_path: Path) -> None:
+    path = tmp_path / "m.safetensors"
+    save_file({"e": torch.zeros(0, 5)}, str(path))
+    t = _tensor(path, "e")
+    assert read_values(t, default_ranges(t.shape)).values.shape == (0, 5)
