@@ -65,7 +65,9 @@ from core.hparams.export import beside_path, export, own_files, save_beside
 from core.hparams.keys import GROUPS, group_of, spec_for
 from core.hparams.merge import KeyPath, dotted, flatten
 from core.model import Checkpoint
+from core.training_log import training_log
 from gui.colors import ALERT, OKABE_ITO
+from gui.training_log import TrainingLogView
 
 KEY, VALUE, TYPE, SOURCE = range(4)
 HEADERS = ("Key", "Value", "Type", "Source")
@@ -409,6 +411,9 @@ class _ResetAllCommand(QUndoCommand):
         self.panel.after_edit(self.config, self.view, True)
 
 
+_UNREAD = object()
+
+
 class _State:
     """What the panel keeps per open checkpoint: its sources, edits and undo history."""
 
@@ -418,6 +423,7 @@ class _State:
         self.stack = QUndoStack(parent)
         self.view = MERGED
         self.checks: list[ArchCheck] = []  # filled (of the edited values) when shown
+        self.log: Any = _UNREAD  # its TrainingLog (or None), read when first shown
 
 
 # --- the panel -----------------------------------------------------------------------------------
@@ -557,7 +563,8 @@ class HyperparamPanel(QWidget):
         rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.checks, "Architecture check")
-        self.tabs.addTab(self.log_table, "Training log")
+        self.training_view = TrainingLogView(self.log_table)  # curves beside the logged rows
+        self.tabs.addTab(self.training_view, "Training log")
         self.empty = QLabel()
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -949,7 +956,12 @@ class HyperparamPanel(QWidget):
         self.tabs.setTabVisible(0, bool(checks))
 
     def _fill_log(self) -> None:
-        rows = self.hset.log_history if self.hset else []
+        state = self._state
+        if state is not None and state.log is _UNREAD:  # read once per checkpoint, when shown
+            state.log = training_log(state.checkpoint)
+        log = state.log if state is not None else None
+        self.training_view.set_log(log)
+        rows = log.rows if log is not None else []
         columns: list[str] = []
         for row in rows:
             columns.extend(k for k in row if k not in columns)

@@ -1,0 +1,113 @@
+"""The Training log tab: loss curves (left axis) and the learning rate (right axis, its own scale)
+against the step, beside the logged rows as a table. Fed a core.training_log.TrainingLog."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QLabel, QSplitter, QTableWidget, QVBoxLayout, QWidget
+
+from core.training_log import TrainingLog
+from gui.colors import series_color
+from gui.plot_axes import NumberAxis
+
+
+class TrainingLogView(QWidget):
+    def __init__(self, table: QTableWidget, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.log: TrainingLog | None = None
+        self.axes = {side: NumberAxis(side) for side in ("left", "bottom", "right")}
+        self.plot_widget = pg.PlotWidget(axisItems=self.axes)
+        self.plot_widget.setMinimumHeight(120)
+        palette = self.plot_widget.palette()
+        self.plot_widget.setBackground(palette.color(QPalette.ColorRole.Base))
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setMenuEnabled(False)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.showAxis("right")
+        self.plot.setLabel("bottom", "step")
+        # the learning rate on its own scale: a second view box tied to the right axis
+        self.rate_box = pg.ViewBox()
+        self.plot.scene().addItem(self.rate_box)
+        self.plot.getAxis("right").linkToView(self.rate_box)
+        self.rate_box.setXLink(self.plot)
+        self.plot.vb.sigResized.connect(self._fit_rate_box)
+        self.legend = self.plot.addLegend(offset=(-10, 10))
+        text = palette.color(QPalette.ColorRole.Text)
+        for axis in self.axes.values():
+            axis.setPen(pg.mkPen(text))
+            axis.setTextPen(pg.mkPen(text))
+        self.legend.setLabelTextColor(text)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.title = QLabel(" ")
+        self.title.setWordWrap(True)
+        plots = QWidget()
+        column = QVBoxLayout(plots)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.title)
+        column.addWidget(self.plot_widget, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(plots)
+        split.addWidget(table)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(split)
+
+    def _fit_rate_box(self) -> None:
+        self.rate_box.setGeometry(self.plot.vb.sceneBoundingRect())
+        self.rate_box.linkedViewChanged(self.plot.vb, self.rate_box.XAxis)
+
+    def curve_names(self) -> list[str]:
+        return list(self.curves)
+
+    def set_log(self, log: TrainingLog | None) -> None:
+        self.log = log
+        for name, curve in self.curves.items():
+            (self.rate_box if curve.getViewBox() is self.rate_box else self.plot).removeItem(curve)
+            del name
+        self.curves = {}
+        self.legend.clear()
+        if log is None:
+            self.title.setText(" ")
+            return
+        losses, rates = log.losses, log.learning_rates
+        self.plot.setLabel("bottom", log.x_name)
+        self.plot.setLabel("left", "loss" if losses else "")
+        self.plot.setLabel("right", "learning rate" if rates else "")
+        shown = losses or [n for n in log.series if n not in rates][:3]  # no loss: other metrics
+        for i, name in enumerate(shown + rates):
+            xs, ys = log.series[name]
+            rate = name in rates
+            pen = pg.mkPen(
+                series_color(i),
+                width=1.6,
+                style=Qt.PenStyle.DashLine if rate else Qt.PenStyle.SolidLine,
+            )
+            curve = pg.PlotDataItem(
+                xs,
+                ys,
+                pen=pen,
+                symbol="o" if len(xs) < 40 else None,
+                symbolSize=4,
+                symbolBrush=series_color(i),
+                name=name,
+            )
+            if rate:
+                self.rate_box.addItem(curve)
+                self.legend.addItem(curve, f"{name} (right)")
+            else:
+                self.plot.addItem(curve)
+            self.curves[name] = curve
+        self.plot.enableAutoRange()
+        self.rate_box.enableAutoRange()
+        self._fit_rate_box()
+        others = [n for n in log.series if n not in shown and n not in rates]
+        more = (
+            f" · also logged: {', '.join(others[:6])}{' …' if len(others) > 6 else ''}"
+            if others
+            else ""
+        )
+        self.title.setText(f"from {log.source}{more}" + (f" · {log.note}" if log.note else ""))
