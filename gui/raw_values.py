@@ -292,7 +292,7 @@ class RawValuesView(QWidget):
             if self.tensor is not None and raw.ranges
             else "the value"
         )
-        self._say(f"{shown} · read from the file; type other ranges and press Enter")
+        self._say(f"showing {shown} · other ranges: type them, press Enter")
         self.loaded.emit()
 
     def _failed(self, message: str) -> None:

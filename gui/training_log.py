@@ -3,6 +3,8 @@ against the step, beside the logged rows as a table. Fed a core.training_log.Tra
 
 from __future__ import annotations
 
+import html
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
@@ -33,14 +35,14 @@ class TrainingLogView(QWidget):
         self.plot.getAxis("right").linkToView(self.rate_box)
         self.rate_box.setXLink(self.plot)
         self.plot.vb.sigResized.connect(self._fit_rate_box)
-        self.legend = self.plot.addLegend(offset=(-10, 10))
         text = palette.color(QPalette.ColorRole.Text)
         for axis in self.axes.values():
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
-        self.legend.setLabelTextColor(text)
         self.curves: dict[str, pg.PlotDataItem] = {}
+        # the key above the plot, not a legend over the curves of a plot this small
         self.title = QLabel(" ")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.setWordWrap(True)
         plots = QWidget()
         column = QVBoxLayout(plots)
@@ -51,7 +53,8 @@ class TrainingLogView(QWidget):
         split.addWidget(plots)
         split.addWidget(table)
         split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        split.setStretchFactor(1, 1)
+        split.setSizes([600, 200])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(split)
@@ -65,11 +68,9 @@ class TrainingLogView(QWidget):
 
     def set_log(self, log: TrainingLog | None) -> None:
         self.log = log
-        for name, curve in self.curves.items():
+        for curve in self.curves.values():
             (self.rate_box if curve.getViewBox() is self.rate_box else self.plot).removeItem(curve)
-            del name
         self.curves = {}
-        self.legend.clear()
         if log is None:
             self.title.setText(" ")
             return
@@ -93,21 +94,21 @@ class TrainingLogView(QWidget):
                 symbol="o" if len(xs) < 40 else None,
                 symbolSize=4,
                 symbolBrush=series_color(i),
-                name=name,
+                symbolPen=None,
             )
-            if rate:
-                self.rate_box.addItem(curve)
-                self.legend.addItem(curve, f"{name} (right)")
-            else:
-                self.plot.addItem(curve)
+            (self.rate_box if rate else self.plot).addItem(curve)
             self.curves[name] = curve
         self.plot.enableAutoRange()
         self.rate_box.enableAutoRange()
         self._fit_rate_box()
-        others = [n for n in log.series if n not in shown and n not in rates]
-        more = (
-            f" · also logged: {', '.join(others[:6])}{' …' if len(others) > 6 else ''}"
-            if others
-            else ""
+        keys = " &nbsp;".join(
+            f"<span style='color:{series_color(i).name()}'>{'┄' if n in rates else '━'}</span> "
+            f"{html.escape(n)}{' (right axis)' if n in rates else ''}"
+            for i, n in enumerate(shown + rates)
         )
-        self.title.setText(f"from {log.source}{more}" + (f" · {log.note}" if log.note else ""))
+        others = [n for n in log.series if n not in shown and n not in rates]
+        more = f"also logged: {', '.join(others[:6])}{' …' if len(others) > 6 else ''}"
+        source = f"from {html.escape(log.source)}" + (
+            f" · {html.escape(log.note)}" if log.note else ""
+        )
+        self.title.setText(keys + "<br>" + source + (f" · {html.escape(more)}" if others else ""))
