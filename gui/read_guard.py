@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 from core import stats, units
 from core.model import Checkpoint
@@ -83,6 +83,9 @@ class ReadPrompt(QWidget):
         super().__init__(parent)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        # wraps within the panel's width; never widens the dock (and the window) for itself
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setMinimumWidth(120)
         self.button = QPushButton("&Read")
         self.button.setToolTip("Read the values now (it can be cancelled)")
         self.button.clicked.connect(self.accepted)
@@ -94,8 +97,12 @@ class ReadPrompt(QWidget):
 
     def ask(self, nbytes: int) -> None:
         seconds = THROUGHPUT.estimate(nbytes)
+        estimate = f"about {units.duration(seconds)}" if seconds >= 1 else "under a second"
         self.label.setText(
-            f"Read {units.size(nbytes)} (about {units.duration(seconds)})? This selection holds "
-            "that much tensor data; nothing is read until you say so."
+            f"Read {units.size(nbytes)} ({estimate})? Nothing is read until you say so."
+        )
+        self.label.setToolTip(
+            "Selections above the size the health check reads by itself wait for a click; the "
+            "time is estimated from the reads measured so far on this machine"
         )
         self.show()

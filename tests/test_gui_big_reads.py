@@ -43,7 +43,7 @@ def test_a_big_read_asks_first_and_reads_when_told(qtbot, panel, monkeypatch) ->
     assert not panel.busy and not panel.histogram.curves
     assert panel.read_prompt.isVisible()
     question = panel.read_prompt.label.text()
-    assert f"Read {units.size(3 * 64 * 64 * 4)}" in question and "about" in question
+    assert f"Read {units.size(3 * 64 * 64 * 4)} (under a second)?" in question
     panel.read_prompt.button.click()
     qtbot.waitUntil(lambda: len(panel.histogram.curves) == 1 and not panel.busy, timeout=10_000)
     assert not panel.read_prompt.isVisible()
@@ -58,3 +58,15 @@ def test_durations_read_like_people_say_them() -> None:
     assert units.duration(12) == "12 s"
     assert units.duration(170) == "3 min"
     assert units.duration(2 * 3600 + 600) == "2 h 10 min"
+
+
+def test_the_estimate_follows_measured_throughput(qtbot) -> None:
+    from gui.read_guard import ReadPrompt, Throughput
+
+    measured = Throughput()
+    measured.record(1 << 30, 2.0)  # 0.5 GiB/s on this machine
+    assert measured.estimate(127 << 30) == pytest.approx(254.0)
+    prompt = ReadPrompt()
+    qtbot.addWidget(prompt)
+    prompt.ask(127 << 30)
+    assert prompt.label.text().startswith("Read 127.0 GiB (about ")
