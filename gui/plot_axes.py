@@ -47,3 +47,11 @@ class NumberAxis(pg.AxisItem):
 
 def number_axes() -> dict[str, NumberAxis]:
     return {"left": NumberAxis("left"), "bottom": NumberAxis("bottom")}
+
+
+def plain_numbers(axis: pg.AxisItem) -> None:
+    """The same labels on an axis pyqtgraph made itself (a ColorBarItem's)."""
+    axis.enableAutoSIPrefix(False)
+    axis.tickStrings = lambda values, scale, spacing: units.tick_labels(  # type: ignore[method-assign]
+        [v * scale for v in values], spacing * scale
+    )

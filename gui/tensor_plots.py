@@ -49,7 +49,7 @@ from core import effective, stats, units
 from core.model import Checkpoint
 from gui import read_guard
 from gui.colors import ALERT, category_color, series_color
-from gui.plot_axes import number_axes
+from gui.plot_axes import number_axes, plain_numbers
 from gui.workers import Job
 
 RANGE_MODES = ("min – max", "mean ± 4σ", "custom")
@@ -755,6 +755,7 @@ class HeatmapView(QWidget):
         self.plot.addItem(self.image)
         self.color_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False)
         self.color_bar.setImageItem(self.image, insert_in=self.plot)
+        plain_numbers(self.color_bar.axis)
         self.hover = _hover_label()
         self.plot_widget.scene().sigMouseMoved.connect(self._mouse_moved)
         layout = QVBoxLayout(self)

@@ -107,3 +107,13 @@ def test_plot_axes_read_like_numbers(qtbot, panel, tmp_path: Path) -> None:
     ticks = major[:4] + major[5:]
     assert left.tickStrings(ticks, 1.0, 1.0) == ["0", "1", "10", "100", "10 K"]
     assert bottom.tickStrings([-0.002, 0.0, 0.002], 1.0, 0.002) == ["-0.002", "0", "0.002"]
+
+
+def test_the_heatmap_colour_bar_reads_like_numbers(qtbot, panel) -> None:
+    axis = panel.heatmap.color_bar.axis
+    assert not axis.autoSIPrefix
+    assert axis.tickStrings([900_000.0, 1_000_000.0, 1_100_000.0], 1.0, 100_000.0) == [
+        "0.9 M",
+        "1.0 M",
+        "1.1 M",
+    ]
