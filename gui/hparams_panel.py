@@ -89,10 +89,27 @@ def value_text(value: Any, limit: int = 200) -> str:
         text = value
     elif isinstance(value, list) and len(value) > limit:
         # a tokenizer's 50,000 entries: show the start without writing all of them out
-        text = json.dumps(value[:limit], default=str, ensure_ascii=False)[:-1] + ", …]"
+        text = _json_like(value[:limit])[:-1] + ", …]"
     else:
-        text = json.dumps(value, default=str, ensure_ascii=False)
+        text = _json_like(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_like(value: Any) -> str:
+    """JSON as a person types it back, with floats in their shortest form (float32 noise
+    hidden) and bytes described, not as Python's b'\\x1c…'."""
+    if isinstance(value, float):
+        return units.float_text(value)
+    if isinstance(value, bytes | bytearray):
+        return json.dumps(units.human(bytes(value)), ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_json_like(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (
+            f"{json.dumps(str(k), ensure_ascii=False)}: {_json_like(v)}" for k, v in value.items()
+        )
+        return "{" + ", ".join(items) + "}"
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 # --- the model -------------------------------------------------------------------------------------
@@ -972,7 +989,7 @@ class HyperparamPanel(QWidget):
         for r, row in enumerate(rows):
             for c, column in enumerate(columns):
                 value = row.get(column, "")
-                text = f"{value:.6g}" if isinstance(value, float) else value_text(value)
+                text = value_text(value)  # floats shortest, as in the tree
                 if isinstance(value, float) and text.lstrip("-").isdigit():
                     text += ".0"  # an epoch of 1.0 stays visibly a float
                 item = QTableWidgetItem(text)

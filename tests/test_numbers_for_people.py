@@ -49,6 +49,7 @@ def _gguf_with_float32_metadata(path: Path) -> Path:
     writer.add_block_count(1)
     writer.add_layer_norm_rms_eps(1e-5)
     writer.add_float32("llama.some_rate", 0.0001)
+    writer.add_array("llama.some_list", [0.1, 0.2])
     writer.add_tensor("blk.0.attn_norm.weight", np.ones(8, np.float32))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -64,6 +65,7 @@ def test_float32_hyperparameters_show_their_shortest_form(qtbot, tmp_path: Path)
     source = panel.model.index_of(("llama.some_rate",), 1)
     assert source.data() == "0.0001"
     assert repr(float(np.float32(0.0001))) in source.data(0x0003)  # the exact value in the tooltip
+    assert panel.model.index_of(("llama.some_list",), 1).data() == "[0.1, 0.2]"
 
 
 def test_summary_has_no_python_reprs(qtbot, tmp_path: Path) -> None:
