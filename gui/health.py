@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from core import units
@@ -62,6 +62,15 @@ class HealthLine(QWidget):
         layout.addWidget(self.button)
         layout.addStretch(1)
         self._show_idle()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        # a theme switched: the muted and link colours are written into the text, write it again
+        if event.type() == QEvent.Type.PaletteChange and self.job is None:
+            if self.report is not None:
+                self._show_results(self.report)
+            else:
+                self._show_idle()
 
     @property
     def busy(self) -> bool:

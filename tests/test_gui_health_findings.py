@@ -97,3 +97,22 @@ def test_plural_forms() -> None:
     assert finding_text("dead", 1) == "1 dead"
     assert finding_text("nan", 2) == "2 with NaN"
     assert finding_text("sparse", 1_234) == "1,234 mostly zero"
+
+
+def test_the_findings_line_follows_the_theme(qtbot, window, troubled) -> None:
+    from gui import theme
+
+    window.open_path(troubled)
+    qtbot.waitUntil(lambda: not window.loading_jobs(), timeout=30_000)
+    tab = window.current_tab()
+    qtbot.waitUntil(lambda: tab.health.results is not None, timeout=30_000)
+    try:
+        window.set_theme("light")
+        qtbot.wait(50)  # palette changes reach widgets as events
+        light = tab.health.label.text()
+        window.set_theme("dark")
+        qtbot.wait(50)
+        assert tab.health.label.text() != light  # its muted grey is the dark palette's now
+        assert "2 outliers" in tab.health.label.text()
+    finally:
+        theme.apply("system")
