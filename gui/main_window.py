@@ -544,9 +544,6 @@ class MainWindow(QMainWindow):
         self.theme_actions[applied].setChecked(True)
         self.settings.set_theme(applied)
 
-    def help_menu_texts(self) -> list[str]:
-        return [a.text().replace("&", "") for a in self.help_menu.actions()]
-
     def _restore_layout(self) -> None:
         state = self.settings.restore("state")
         if state is not None:
