@@ -8,7 +8,15 @@ import html
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QLabel, QSplitter, QTableWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QStackedWidget,
+    QTableWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.training_log import TrainingLog
 from gui.colors import series_color
@@ -44,20 +52,27 @@ class TrainingLogView(QWidget):
         self.title = QLabel(" ")
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.title.setWordWrap(True)
-        plots = QWidget()
-        column = QVBoxLayout(plots)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.title)
-        column.addWidget(self.plot_widget, 1)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(plots)
-        split.addWidget(table)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([600, 200])
+        # the plot gets the whole tab (it is small); the logged rows are a click away
+        self.table_button = QToolButton()
+        self.table_button.setText("&Table")
+        self.table_button.setCheckable(True)
+        self.table_button.setToolTip("Show the logged rows as a table instead of the plot")
+        self.table_button.toggled.connect(self._show_table)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.plot_widget)
+        self.stack.addWidget(table)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.table_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(split)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+
+    def _show_table(self, on: bool) -> None:
+        self.stack.setCurrentIndex(1 if on else 0)
 
     def _fit_rate_box(self) -> None:
         self.rate_box.setGeometry(self.plot.vb.sceneBoundingRect())
@@ -103,7 +118,7 @@ class TrainingLogView(QWidget):
         self._fit_rate_box()
         keys = " &nbsp;".join(
             f"<span style='color:{series_color(i).name()}'>{'┄' if n in rates else '━'}</span> "
-            f"{html.escape(n)}{' (right axis)' if n in rates else ''}"
+            f"{html.escape(n)}{' (right)' if n in rates else ''}"
             for i, n in enumerate(shown + rates)
         )
         others = [n for n in log.series if n not in shown and n not in rates]
