@@ -653,21 +653,42 @@ def _histogram_range(
     return lo, hi
 
 
-def _flags(m: _Moments, std: float | None) -> list[str]:
+def _is_index(dtype: str) -> bool:
+    """Masks, token type ids, shape and index constants: a constant or mostly-zero one is what
+    it should be, never "dead" or "sparse". 8-bit integers stay checked: they are quantised
+    weights more often than indices."""
+    d = DTYPES.get(dtype)
+    return d is not None and (
+        d.category == "bool" or (d.category in ("int", "uint") and d.bits > 8)
+    )
+
+
+def _flags(m: _Moments, std: float | None, index: bool = False) -> list[str]:
     flags = []
     if m.nan:
         flags.append("nan")
     if m.inf:
         flags.append("inf")
     if m.finite > 1 and m.min == m.max:
-        flags.append("dead")
+        if not index:
+            flags.append("dead")
     elif std is not None and std > 0:
         extreme = max(m.mean - m.min, m.max - m.mean)
         if extreme > OUTLIER_SIGMAS * std:
             flags.append("outliers")
-    if m.numel > 1 and m.min != m.max and m.zeros > SPARSE_SHARE * m.numel:
+    if not index and m.numel > 1 and m.min != m.max and m.zeros > SPARSE_SHARE * m.numel:
         flags.append("sparse")
     return flags
+
+
+def _group_flags(kinds: dict[tuple[str, bool], _Moments]) -> list[str]:
+    """Flags of several tensors: each kind (role, index or not) flagged on its own, so that a
+    module holding weights near 0 and norm gains near 1 is not "outliers" for the mixture."""
+    found: list[str] = []
+    for (_, index), m in kinds.items():
+        std = math.sqrt(m.m2 / m.finite) if m.finite else None
+        found.extend(f for f in _flags(m, std, index) if f not in found)
+    return [flag for flag in FLAGS if flag in found]
 
 
 class _Accumulator:
@@ -684,9 +705,11 @@ class _Accumulator:
         self.dense: dict[str, np.ndarray] = {}
         self.wide_tensors: list[tuple[TensorInfo, tuple]] = []
         self.tensors: list[TensorInfo] = []
+        self.kinds: dict[tuple[str, bool], _Moments] = {}  # for the flags: per kind of tensor
 
     def add(self, t: TensorInfo, key: tuple, summary: _Summary) -> None:
         self.tensors.append(t)
+        self.kinds.setdefault((t.role, _is_index(t.dtype)), _Moments()).merge(summary.moments)
         if summary.counted is not None:
             self.counted.append(summary.counted)
             if len(self.counted) > 8:
@@ -750,6 +773,7 @@ class _Accumulator:
             counts,
             percentiles=percentiles,
             tensors=len(self.tensors),
+            flags=_group_flags(self.kinds) if len(self.tensors) > 1 else None,
         )
 
 
@@ -765,10 +789,14 @@ def stats_from_moments(
     counts: np.ndarray,
     percentiles: dict[float, float] | None = None,
     tensors: int = 1,
+    flags: list[str] | None = None,
 ) -> TensorStats:
-    """The published statistics of merged moments and a histogram over `edges`."""
+    """The published statistics of merged moments and a histogram over `edges`; `flags` are
+    those of the whole when not given (right for one tensor, not for a mixture of kinds)."""
     finite = total.finite
     std = math.sqrt(total.m2 / finite) if finite else None
+    if flags is None:
+        flags = _flags(total, std, _is_index(dtype))
     return TensorStats(
         name=name,
         dtype=dtype,
@@ -786,7 +814,7 @@ def stats_from_moments(
         l2=math.sqrt(total.m2 + finite * total.mean * total.mean) if finite else None,
         edges=edges,
         counts=counts,
-        flags=_flags(total, std),
+        flags=flags,
         percentiles=percentiles,
         tensors=tensors,
         outside=finite - int(counts.sum()) if len(counts) else 0,

@@ -8,6 +8,7 @@ hold short numbers (`11.7 M`); tooltips and copied text hold exact ones (`11,700
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -778,15 +779,25 @@ class LayerFilterModel(QSortFilterProxyModel):
         self._matched: set[str] = set()
         self._names: tuple[Checkpoint, str] | None = None  # made on the first find
         self.match_count = 0
+        self.only: list[str] | None = None  # tensor names to show alone (a health finding)
+        self._text = ""
+
+    def set_only(self, names: list[str] | None) -> int:
+        """Show only these tensors (and what leads to them), still narrowed by the find text."""
+        self.only = names
+        return self.set_pattern(self._text)
 
     def set_pattern(self, text: str) -> int:
         """Filter by `text`; returns the number of matches (those not inside another match)."""
+        self._text = text
         self._pattern = compile_pattern(text)
         self._visible = set()
         self._matched = set()
         self.match_count = 0
         source: LayerTreeModel | None = self.sourceModel()  # type: ignore[assignment]
-        if self._pattern is not None and source is not None and source.checkpoint is not None:
+        if self.only is not None:
+            self._collect_only(self.only)
+        elif self._pattern is not None and source is not None and source.checkpoint is not None:
             self._collect(source.checkpoint)
         # A full invalidate drops the mappings of every level filtered before; refiltering
         # them all (invalidateFilter) would visit every row ever shown, for nothing.
@@ -822,6 +833,18 @@ class LayerFilterModel(QSortFilterProxyModel):
                 visible.add(path)
                 path = path.rpartition(".")[0]
 
+    def _collect_only(self, names: list[str]) -> None:
+        pattern = self._pattern
+        for name in names:
+            path = name.lower()
+            if pattern is not None and not pattern.search(path):
+                continue
+            self._matched.add(path)
+            self.match_count += 1
+            while path and path not in self._visible:
+                self._visible.add(path)
+                path = path.rpartition(".")[0]
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sorting is the source model's (one key per row); this proxy only filters."""
         source = self.sourceModel()
@@ -829,7 +852,7 @@ class LayerFilterModel(QSortFilterProxyModel):
             source.sort(column, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
-        if self._pattern is None:
+        if self._pattern is None and self.only is None:
             return True
         source: LayerTreeModel = self.sourceModel()  # type: ignore[assignment]
         item = source.child_item(source_parent, source_row)
@@ -976,6 +999,13 @@ class LayerTree(QWidget):
         self._name_width_chosen = False
         header.sectionResized.connect(self._section_resized)
 
+        # "showing only the 17 outliers · Show all": a health finding's filter, and the way back
+        self.only_bar = QLabel()
+        self.only_bar.setTextFormat(Qt.TextFormat.RichText)
+        self.only_bar.setWordWrap(True)
+        self.only_bar.linkActivated.connect(lambda _link: self.show_only(None))
+        self.only_bar.hide()
+
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.find, 1)
@@ -984,6 +1014,7 @@ class LayerTree(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(top)
+        layout.addWidget(self.only_bar)
         layout.addWidget(self.view, 1)
         if checkpoint is not None:
             self.set_checkpoint(checkpoint)
@@ -1021,6 +1052,56 @@ class LayerTree(QWidget):
         self.model.set_health(report)
         for column in (ZEROS, HEALTH):
             self.view.setColumnHidden(column, report is None or not report.results)
+        if report is not None and report.results:
+            # next to the names, where it is seen without scrolling sideways
+            header = self.view.header()
+            header.moveSection(header.visualIndex(HEALTH), 1)
+            self.view.resizeColumnToContents(HEALTH)
+        if report is None and self.proxy.only is not None:
+            self.show_only(None)
+
+    def show_only(self, names: list[str] | None, what: str = "") -> None:
+        """Show only these tensors (a health finding: `what` says which); None shows all again."""
+        self.view.collapseAll()
+        count = self.proxy.set_only(names)
+        self.only_bar.setVisible(names is not None)
+        if names is not None:
+            self.only_bar.setText(
+                f"Showing only the {html.escape(what or 'chosen tensors')} "
+                f"({units.exact(count)} shown) · <a href='show-all'>Show all</a>"
+            )
+            self._expand_to_matches(QModelIndex(), [FIND_REVEAL_ROWS])
+            if names:
+                self.select_path(names[0])
+        self.matches.setText("")
+
+    def flagged_names(self) -> list[str]:
+        """Tensors the health check flagged (of the finding shown, if one is), in file order."""
+        if self.proxy.only is not None:
+            return list(self.proxy.only)
+        checkpoint = self.model.checkpoint
+        health = self.model.health
+        if checkpoint is None or not health:
+            return []
+        return [t.name for t in checkpoint.tensors if (r := health.get(t.name)) and r.flags]
+
+    def select_flagged(self, step: int) -> str | None:
+        """Select the next (step 1) or previous (-1) flagged tensor after the selection, round."""
+        names = self.flagged_names()
+        if not names:
+            return None
+        current = self.selected_paths()
+        order = {t.name: i for i, t in enumerate(self.model.checkpoint.tensors)}  # type: ignore[union-attr]
+        here = order.get(current[-1] if current else "", -1 if step > 0 else len(order))
+        if step > 0:
+            after = [n for n in names if order[n] > here]
+            target = after[0] if after else names[0]
+        else:
+            before = [n for n in names if order[n] < here]
+            target = before[-1] if before else names[-1]
+        self.view.clearSelection()
+        self.select_path(target)
+        return target
 
     def _size_columns(self) -> None:
         """Widths from the font: numbers need ~7 digits; headers must stay readable."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QRect, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QColor,
     QDesktopServices,
     QDragEnterEvent,
@@ -52,7 +53,8 @@ from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
 from core.fileread import CHANGED
 from core.model import Checkpoint
-from gui import compare_tab, demo_path, heap
+from gui import compare_tab, demo_path, heap, theme
+from gui import help as help_module
 from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
@@ -60,6 +62,7 @@ from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
 from gui.open_url import TensorFetch, ask_address, remote_addresses
+from gui.raw_values import RawValuesView
 from gui.settings import Settings
 from gui.summary import SummaryView
 from gui.workers import Job
@@ -131,6 +134,7 @@ class CheckpointTab(QWidget):
 
         self.spectra = SpectrumLine(checkpoint)
         self.spectra.computed.connect(self.tree.set_spectra)
+        self.health.findingClicked.connect(lambda what, names: self.tree.show_only(names, what))
         self._layout.addWidget(self.summary)
         self._layout.addWidget(self.health)
         self._layout.addWidget(self.spectra)
@@ -381,6 +385,12 @@ class MainWindow(QMainWindow):
         if self.distribution is not None and hasattr(self.distribution, "statusMessage"):
             self.distribution.statusMessage.connect(self._job_message)
             self.distribution.set_checkpoint(None)
+        # the selected tensor's values, read on demand: beside the plots, a tab away
+        self.values = RawValuesView()
+        self.values_dock = self._dock("Values", "values", self.values)
+        self.tabifyDockWidget(self.dist_dock, self.values_dock)
+        self.dist_dock.raise_()
+        self.values_dock.visibilityChanged.connect(self.values.set_wanted)
         self.hparams = HyperparamPanel() if HyperparamPanel is not None else None
         hparams_widget = self.hparams or _placeholder("Hyperparameters appear here.")
         # below the tree: the key/value/source table wants width more than height
@@ -515,6 +525,12 @@ class MainWindow(QMainWindow):
             "Read every value: NaN/Inf, dead, outlier and mostly-zero tensors",
         )
         view_menu.addAction(self.health_action)
+        self.next_flagged_action = self._action(
+            "&Next Flagged Tensor", lambda: self.select_flagged(1), "F8"
+        )
+        self.previous_flagged_action = self._action(
+            "Pre&vious Flagged Tensor", lambda: self.select_flagged(-1), "Shift+F8"
+        )
         self.spectra_action = self._action(
             "Compute &Spectra",
             self.compute_spectra,
@@ -522,11 +538,16 @@ class MainWindow(QMainWindow):
             "Eigenvalue spectra and power-law α of every weight matrix",
         )
         view_menu.addAction(self.spectra_action)
+        view_menu.addAction(self.next_flagged_action)
+        view_menu.addAction(self.previous_flagged_action)
+        view_menu.addSeparator()
+        self._make_theme_menu(view_menu.addMenu("&Theme"))
         view_menu.addSeparator()
         for dock, key in (
             (self.dist_dock, "Ctrl+1"),
             (self.hparams_dock, "Ctrl+2"),
-            (self.memory_dock, "Ctrl+3"),
+            (self.values_dock, "Ctrl+3"),
+            (self.memory_dock, "Ctrl+4"),
         ):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(key))
@@ -538,10 +559,36 @@ class MainWindow(QMainWindow):
                 hparams_menu.addAction(action)
 
         help_menu = menu.addMenu("&Help")
+        self.shortcuts_action = self._action(
+            "&Keyboard Shortcuts", lambda: help_module.show_shortcuts(self), "Ctrl+/"
+        )
+        self.docs_action = self._action(
+            "&Documentation", lambda: help_module.show_documentation(self), "F1"
+        )
+        help_menu.addAction(self.docs_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
+        self.help_menu = help_menu
         self.about_action = self._action("&About ParamScope", lambda: show_about(self))
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
         self._update_actions()
+
+    def _make_theme_menu(self, menu: QMenu) -> None:
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name, text in theme.THEMES.items():
+            action = menu.addAction(text, lambda n=name: self.set_theme(n))
+            action.setCheckable(True)
+            group.addAction(action)
+            self.theme_actions[name] = action
+        applied = theme.apply(self.settings.theme())
+        self.theme_actions[applied].setChecked(True)
+
+    def set_theme(self, name: str) -> None:
+        applied = theme.apply(name)
+        self.theme_actions[applied].setChecked(True)
+        self.settings.set_theme(applied)
 
     def _restore_layout(self) -> None:
         state = self.settings.restore("state")
@@ -925,6 +972,7 @@ class MainWindow(QMainWindow):
             if checkpoint is not None and tab is not None and tab.selection:
                 self.hparams.highlight_for(tab.selection)
         self.memory.set_checkpoint(checkpoint)
+        self._show_values(tab, tab.selection if tab is not None else [])
         self._update_actions()
 
     def _tab_menu(self, position) -> None:
@@ -958,7 +1006,7 @@ class MainWindow(QMainWindow):
 
     def _docks_for_empty(self, empty: bool) -> None:
         """With nothing open the page is the whole window; the docks come back with a file."""
-        docks = (self.dist_dock, self.hparams_dock, self.memory_dock)
+        docks = (self.dist_dock, self.values_dock, self.hparams_dock, self.memory_dock)
         if empty and self._dock_visibility is None:
             self._dock_visibility = {dock: not dock.isHidden() for dock in docks}
             for dock in docks:
@@ -993,6 +1041,12 @@ class MainWindow(QMainWindow):
             self.distribution.show_selection(paths)
         if self.hparams is not None:
             self.hparams.highlight_for(paths)
+        self._show_values(tab, paths)
+
+    def _show_values(self, tab: CheckpointTab | None, paths: list[str]) -> None:
+        checkpoint = tab.checkpoint if tab is not None else None
+        tensor = checkpoint.tensor(paths[0]) if checkpoint is not None and len(paths) == 1 else None
+        self.values.set_tensor(checkpoint, tensor)
 
     # --- edit and view ----------------------------------------------------------------------------
 
@@ -1015,6 +1069,13 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         if tab is not None and tab.spectra is not None:
             tab.spectra.start()
+
+    def select_flagged(self, step: int) -> None:
+        tab = self.current_tab()
+        if tab is None or tab.tree is None:
+            return
+        if tab.tree.select_flagged(step) is None:
+            self.statusBar().showMessage("No flagged tensors (View ▸ Check Health first)", 5000)
 
     def health_checks(self) -> list[HealthLine]:
         """Health checks still running, in any tab."""

@@ -412,6 +412,10 @@ class HyperParamSet:
         """The views opened for editing so far."""
         return list(self._configs.values())
 
+    def opened_views(self) -> dict[str, EditableConfig]:
+        """View name → its config, for the views opened for editing so far."""
+        return dict(self._configs)
+
     def source_of(self, view: str, path: KeyPath) -> str:
         if view != MERGED:
             return view
