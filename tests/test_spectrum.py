@@ -301,3 +301,23 @@ def test_a_matrix_with_nan_is_skipped_not_fatal(tmp_path: Path):
     report = spectrum.checkpoint_spectra(open_checkpoint(tmp_path / "m.safetensors"), workers=0)
     assert [layer.name for layer in report.layers] == ["good"]
     assert report.skipped == [("bad", "the matrix holds NaN or Inf values")]
+
+
+def test_int8_weights_with_scales_are_dequantised_first(tmp_path):
+    """An int8 weight beside its per-channel scale (compressed-tensors' `weight_scale`): the
+    spectrum is of stored × scale, the values the model computes with, not of the integers."""
+    from safetensors.numpy import save_file
+
+    from core.analysis.spectrum import checkpoint_spectra
+
+    rng = np.random.default_rng(3)
+    stored = rng.integers(-127, 128, size=(48, 32), dtype=np.int8)
+    scale = rng.uniform(0.001, 0.05, size=(48, 1)).astype(np.float32)
+    path = tmp_path / "int8.safetensors"
+    save_file({"proj.weight": stored, "proj.weight_scale": scale}, str(path))
+    report = checkpoint_spectra(open_checkpoint(path), workers=1)
+    (layer,) = report.layers
+    real = stored.astype(np.float64) * scale.astype(np.float64)
+    expected = np.sort(np.linalg.svd(real, compute_uv=False) ** 2)
+    np.testing.assert_allclose(np.sort(layer.evals), expected, rtol=1e-9)
+    assert any("effective values" in note for note in layer.notes)

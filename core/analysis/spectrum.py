@@ -385,8 +385,9 @@ def weight_matrices(tensors: Sequence[TensorInfo]) -> list[TensorInfo]:
 class _Rows:
     """Rows of a tensor's 2-D view (rows × rest), float64, read a block at a time."""
 
-    def __init__(self, t: TensorInfo, key: tuple) -> None:
+    def __init__(self, t: TensorInfo, key: tuple, scheme: Any = None) -> None:
         self.t = t
+        self.scaling: tuple[Any, ...] | None = None  # int8 × scale: (scheme, scales, zeros)
         source = stats._readable(t)
         stats._check_size(t)
         self.file = str(source.file)
@@ -396,9 +397,20 @@ class _Rows:
         strides = source.strides or stats._contiguous_strides(shape)
         if len(shape) == 2 and strides[0] < strides[1]:  # a saved transpose: its spectrum is W's
             shape, strides = shape[::-1], strides[::-1]
+        transposed = shape != tuple(t.shape)
         self.shape, self.strides = shape, strides
         self.rows = shape[0]
         self.width = math.prod(shape[1:])
+        if scheme is not None and scheme.supported and not transposed and not source.encoding:
+            from core import effective
+
+            scales = effective._as_grid(effective._values_of(scheme.scale), t.shape, scheme.blocks)
+            zeros = None
+            if scheme.zero_point is not None:
+                zeros = effective._as_grid(
+                    effective._values_of(scheme.zero_point), t.shape, scheme.zero_blocks
+                )
+            self.scaling = (scheme, scales, zeros)
         if self.encoding:
             from core import dequant
 
@@ -432,7 +444,8 @@ class _Rows:
             raw = self.reader.gather(
                 start * self.strides[0], (stop - start, *self.shape[1:]), self.strides
             )
-            return decode(raw.reshape(stop - start, self.width), self.t.dtype, np.float64)
+            values = decode(raw.reshape(stop - start, self.width), self.t.dtype, np.float64)
+            return values if self.scaling is None else self._effective(values, start, stop)
         from core import dequant
 
         nbytes = (stop - start) * self.row_bytes
@@ -445,6 +458,16 @@ class _Rows:
             raise CheckpointError(self.file, "the file ends inside a tensor's data", "truncated")
         values = dequant.dequantize(buffer, self.encoding, (stop - start, self.width))
         return values.astype(np.float64)
+
+    def _effective(self, values: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Stored integers as the values they stand for: (stored − zero point) × scale."""
+        from core.effective import _spread
+
+        scheme, scales, zeros = self.scaling
+        if zeros is not None:
+            values = values - _spread(zeros, scheme.zero_blocks, start, stop, 0, self.width)
+        values = values * _spread(scales, scheme.blocks, start, stop, 0, self.width)
+        return values / scheme.divisor if scheme.divisor != 1.0 else values
 
 
 class _Shuffled:
@@ -577,8 +600,10 @@ def layer_spectrum(
     progress: ProgressFn | None = None,
     cancelled: CancelledFn | None = None,
     key: tuple | None = None,
+    scheme: Any = None,
 ) -> LayerSpectrum:
-    """The spectrum and metrics of one weight matrix (see the module docstring)."""
+    """The spectrum and metrics of one weight matrix (see the module docstring). `scheme`
+    (core.effective.Scheme) turns an integer weight's stored values into the real ones first."""
     g = geometry(t)
     if g is None:
         raise CheckpointError(
@@ -586,22 +611,28 @@ def layer_spectrum(
             f"{t.name}: a spectrum needs a weight matrix (2-D, or a conv kernel)",
         )
     key = key or stats._key(t)
-    cache_key = (key, randomize, seed)
+    cache_key = (key, randomize, seed, scheme is not None)
     cached = stats._cached(_results, cache_key)
     if cached is not None:
         return cached
     steps = _Steps(_planned_rows(g) * (2 if randomize else 1), progress, cancelled)
     # small products: one BLAS thread (many matrices run in parallel processes instead)
     with blas.threads(1 if g.smaller < BLAS_THREADS_FROM else 1 << 10):
-        result = _computed(t, g, key, steps, randomize, seed)
+        result = _computed(t, g, key, steps, randomize, seed, scheme)
     stats._remember(_results, cache_key, result, limit=_KEPT)
     return result
 
 
 def _computed(
-    t: TensorInfo, g: Geometry, key: tuple, steps: _Steps, randomize: bool, seed: int
+    t: TensorInfo,
+    g: Geometry,
+    key: tuple,
+    steps: _Steps,
+    randomize: bool,
+    seed: int,
+    scheme: Any = None,
 ) -> LayerSpectrum:
-    rows = _Rows(t, key)
+    rows = _Rows(t, key, scheme)
     try:
         evals = _gram_eigenvalues(rows, g, steps)
         if not np.all(np.isfinite(evals)):
@@ -613,6 +644,8 @@ def _computed(
         result = metrics(t.name, tuple(t.shape), evals, g.larger)
         if t.source is not None and t.source.encoding:
             result.notes.append(f"{t.source.encoding} blocks dequantised")
+        if rows.scaling is not None:
+            result.notes.append(f"effective values: {rows.scaling[0].describe()}")
         if g.scale != 1.0:
             result.notes.append("conv2d kernel: WeightWatcher's normalisation, λ × ½")
         if randomize:
@@ -672,10 +705,10 @@ class SpectrumReport:
         return document
 
 
-def _in_worker(t: TensorInfo, key: tuple, randomize: bool, seed: int) -> Any:
+def _in_worker(t: TensorInfo, key: tuple, randomize: bool, seed: int, scheme: Any = None) -> Any:
     """Worker-process entry: CheckpointError does not survive pickling, so send its parts."""
     try:
-        return layer_spectrum(t, randomize=randomize, seed=seed, key=key)
+        return layer_spectrum(t, randomize=randomize, seed=seed, key=key, scheme=scheme)
     except CheckpointError as error:
         changed = error.detail if isinstance(error, FileChanged) else None
         return ("error", str(error.path), error.what, error.hint, changed)
@@ -691,11 +724,13 @@ def spectra(
     cancelled: CancelledFn | None = None,
     on_result: Callable[[LayerSpectrum], None] | None = None,
     skipped: list[tuple[str, str]] | None = None,
+    schemes: dict[str, Any] | None = None,
 ) -> list[LayerSpectrum]:
     """Spectra of many weights, in the order given. Small matrices go to worker processes when
     there is enough work; big ones run here, each with progress and cancellation by block.
     A matrix of NaN/Inf or zeros has none: it is left out, and (name, why) added to `skipped`."""
     keys = stats._keys(tensors)
+    schemes = schemes or {}
     total = sum(t.numel for t in tensors)
     done = 0
     lock = threading.Lock()
@@ -726,7 +761,9 @@ def spectra(
     )
     if pooled:
         try:
-            _run_pooled(tensors, keys, small, count, randomize, seed, cancelled, keep, advance)
+            _run_pooled(
+                tensors, keys, small, count, randomize, seed, cancelled, keep, advance, schemes
+            )
         except futures.process.BrokenProcessPool:
             stats.shutdown_pool()  # a worker died: finish the rest here
     for index, t in enumerate(tensors):
@@ -748,6 +785,7 @@ def spectra(
                 progress=step,
                 cancelled=cancelled,
                 key=keys[index],
+                scheme=schemes.get(t.name),
             )
         except CheckpointError as error:
             if error.hint != NO_SPECTRUM:
@@ -767,12 +805,18 @@ def _run_pooled(
     cancelled: CancelledFn | None,
     keep: Callable[[int, LayerSpectrum | str], None],
     advance: Callable[[int], None],
+    schemes: dict[str, Any],
 ) -> None:
     pool = stats._get_pool(workers)
+
+    def scheme_of(index: int) -> bool:
+        return schemes.get(tensors[index].name) is not None
+
     finished: queue.SimpleQueue[futures.Future] = queue.SimpleQueue()
     pending: dict[futures.Future, int] = {}
     for index in indices:
-        future = pool.submit(_in_worker, tensors[index], keys[index], randomize, seed)
+        scheme = schemes.get(tensors[index].name)
+        future = pool.submit(_in_worker, tensors[index], keys[index], randomize, seed, scheme)
         pending[future] = index
         future.add_done_callback(finished.put)
     try:
@@ -794,7 +838,8 @@ def _run_pooled(
                     advance(tensors[index].numel)
                     continue
                 raise CheckpointError(path, what, hint)
-            stats._remember(_results, (keys[index], randomize, seed), result, limit=_KEPT)
+            cache_key = (keys[index], randomize, seed, scheme_of(index))
+            stats._remember(_results, cache_key, result, limit=_KEPT)
             keep(index, result)
             advance(tensors[index].numel)
     finally:
@@ -828,7 +873,14 @@ def checkpoint_spectra(
             if not spectrum_possible(t):
                 raise CheckpointError(checkpoint.path, f"{name}: {_why_unreadable(t)}")
             chosen.append(t)
-    layers = spectra(chosen, skipped=skipped, **options)
+    from core.effective import scheme_for
+
+    schemes = {}
+    for t in chosen:  # integer weights with their scales: the spectrum of the real values
+        scheme = scheme_for(checkpoint, t)
+        if scheme is not None and scheme.supported:
+            schemes[t.name] = scheme
+    layers = spectra(chosen, skipped=skipped, schemes=schemes, **options)
     return SpectrumReport(str(checkpoint.path), layers, skipped)
 
 
