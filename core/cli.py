@@ -1,4 +1,4 @@
-"""The command line: `info`, `stats` and `hparams`, on the same engine as the window.
+"""The command line: `info`, `stats`, `hparams` and `report`, on the same engine as the window.
 
 Errors print one line naming the file and what is wrong, and exit with status 2. Nothing here
 imports Qt or torch.
@@ -27,6 +27,7 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
     for name, module, help_text in (
         ("stats", "core.stats_cli", "exact statistics and histograms of tensors"),
         ("hparams", "core.hparams.cli", "the hyperparameters a model was trained with"),
+        ("report", "core.report", "a self-contained HTML or Markdown report to share"),
     ):
         sub = commands.add_parser(name, help=help_text)
         if wanted is not None and wanted != name:
@@ -43,7 +44,7 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    wanted = argv[0] if argv and argv[0] in ("info", "stats", "hparams") else None
+    wanted = argv[0] if argv and argv[0] in ("info", "stats", "hparams", "report") else None
     args = _parser(wanted).parse_args(argv)
     try:
         if args.command == "info":

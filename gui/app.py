@@ -35,7 +35,7 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--screenshot", metavar="OUT.png", help="save a grab of the window, exit")
     parser.add_argument("--self-test", action="store_true", help="offscreen smoke test, exit")
     parser.add_argument("--version", action="store_true", help="print the version, exit")
-    parser.epilog = "Command line: paramscope info|stats|hparams PATH … (each has its own --help)"
+    parser.epilog = "Command line: paramscope info|stats|hparams|report PATH … (each has its own --help)"
     return parser.parse_known_args(argv)
 
 
