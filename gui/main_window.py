@@ -59,6 +59,7 @@ from gui.colors import ALERT
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
+from gui.report_action import ReportExporter
 from gui.settings import Settings
 from gui.summary import SummaryView
 from gui.workers import Job
@@ -441,6 +442,10 @@ class MainWindow(QMainWindow):
         self.demo_action = self._action("Open the &Demo Model", lambda: self.open_path(demo_path()))
         file_menu.addAction(self.demo_action)
         file_menu.addSeparator()
+        self.reporter = ReportExporter(self)  # File ▸ Export Report…
+        file_menu.addAction(self.reporter.action)
+        file_menu.aboutToShow.connect(self.reporter.update_enabled)
+        file_menu.addSeparator()
         self.close_action = self._action(
             "&Close", self.close_current, QKeySequence.StandardKey.Close
         )
@@ -524,6 +529,7 @@ class MainWindow(QMainWindow):
             check.cancel()
         if self.distribution is not None:
             self.distribution.cancel()
+        self.reporter.cancel()
         super().closeEvent(event)
 
     # --- opening: the one way in --------------------------------------------------------------
