@@ -35,7 +35,9 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--screenshot", metavar="OUT.png", help="save a grab of the window, exit")
     parser.add_argument("--self-test", action="store_true", help="offscreen smoke test, exit")
     parser.add_argument("--version", action="store_true", help="print the version, exit")
-    parser.epilog = "Command line: paramscope info|stats|hparams|report PATH … (each has its own --help)"
+    parser.epilog = (
+        "Command line: paramscope info|stats|hparams|report PATH … (each has its own --help)"
+    )
     return parser.parse_known_args(argv)
 
 
@@ -90,29 +92,58 @@ def file_open_filter(open_path: Callable[[str], object]):
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
-    """Run the event loop until `predicate()` holds; False on timeout."""
-    from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QApplication
+    """Run the event loop until `predicate()` holds; False on timeout.
 
+    The loop runs for real (no sleeps between polls): the predicate is looked at after every
+    batch of events, and at least every POLL_MS, so it is seen within milliseconds of holding."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    if predicate():
+        return True
     deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        time.sleep(0.005)
-    return True
+    loop = QEventLoop()
+    poll = QTimer()
+    poll.setInterval(POLL_MS)
+
+    def check() -> None:
+        if predicate() or time.monotonic() > deadline:
+            loop.quit()
+
+    poll.timeout.connect(check)
+    poll.start()
+    loop.exec()
+    poll.stop()
+    return predicate()
+
+
+POLL_MS = 5
+
+
+def flush_events() -> None:
+    """Let the window take in everything already posted: layouts, zero-delay timers, repaints.
+
+    A few passes: handling a layout request can post another, and a zero-delay timer fires on
+    the pass after it was started."""
+    from PySide6.QtCore import QCoreApplication, QEventLoop
+
+    for _ in range(3):
+        QCoreApplication.sendPostedEvents()
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents)
+
+
+def busy(window) -> bool:
+    """Whether an open, a health check or a plot is still running in the window."""
+    panel = window.distribution
+    plotting = panel is not None and bool(getattr(panel, "busy", False))
+    return bool(window.loading_jobs() or window.health_checks() or plotting)
 
 
 def settle(window, timeout: float = LOAD_TIMEOUT_S) -> bool:
-    """Wait until every open has ended and the distribution panel has drawn."""
-    if not wait_until(lambda: not window.loading_jobs(), timeout):
-        return False
-    panel = window.distribution
-    if panel is not None and hasattr(panel, "busy"):
-        wait_until(lambda: not panel.busy, timeout)
-    wait_until(lambda: not window.health_checks(), timeout)
-    wait_until(lambda: False, 0.3)  # let layouts and plots paint
-    return True
+    """Wait until every open and health check has ended and the plots have drawn, then until
+    the window has laid out what they changed: on events, not on fixed sleeps."""
+    done = wait_until(lambda: not busy(window), timeout)
+    flush_events()
+    return done
 
 
 def screenshot(window, out: str, paths: list[str]) -> int:
@@ -128,8 +159,8 @@ def screenshot(window, out: str, paths: list[str]) -> int:
         window.select_largest_tensor()
         settle(window)
     window.resize(*SCREENSHOT_SIZE)
-    wait_until(lambda: False, 0.2)
-    image = window.grab()
+    flush_events()
+    image = window.grab()  # renders the window now, plots included; no wait for a screen paint
     out_path = Path(out).expanduser()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if not image.save(str(out_path), "PNG"):
