@@ -57,6 +57,7 @@ from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
+from gui.first_paint import after_first_paint
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
 from gui.report_action import ReportExporter
@@ -64,10 +65,6 @@ from gui.settings import Settings
 from gui.summary import SummaryView
 from gui.workers import Job
 
-try:  # written alongside this window; a placeholder stands in until it exists
-    from gui.tensor_plots import DistributionPanel
-except ImportError:  # pragma: no cover - depends on the checkout
-    DistributionPanel = None  # type: ignore[assignment,misc]
 try:
     from gui.hparams_panel import HyperparamPanel
 except ImportError:  # pragma: no cover - depends on the checkout
@@ -359,17 +356,12 @@ class MainWindow(QMainWindow):
     # --- building -----------------------------------------------------------------------------
 
     def _make_docks(self) -> None:
-        self.distribution = DistributionPanel() if DistributionPanel is not None else None
-        dist_widget = self.distribution or _placeholder("Distributions appear here.")
-        self.dist_dock = self._dock("Distribution", "distribution", dist_widget)
-        if self.distribution is not None:
-            # plots take drops for themselves; a file dropped on them should open like anywhere
-            for view in self.distribution.findChildren(QAbstractScrollArea):
-                view.setAcceptDrops(False)
-                view.viewport().setAcceptDrops(False)
-        if self.distribution is not None and hasattr(self.distribution, "statusMessage"):
-            self.distribution.statusMessage.connect(self._job_message)
-            self.distribution.set_checkpoint(None)
+        # the plots panel (and pyqtgraph) is made once the first tree has painted, or when
+        # asked for: a model's tree shows a quarter sooner (benchmarks/first_paint.py)
+        self._distribution = None
+        self._plots_made = False
+        placeholder = _placeholder("Distributions appear here.")
+        self.dist_dock = self._dock("Distribution", "distribution", placeholder)
         self.hparams = HyperparamPanel() if HyperparamPanel is not None else None
         hparams_widget = self.hparams or _placeholder("Hyperparameters appear here.")
         # below the tree: the key/value/source table wants width more than height
@@ -384,6 +376,35 @@ class MainWindow(QMainWindow):
             self.hparams.status_message.connect(
                 lambda text: self.statusBar().showMessage(text, 8000)
             )
+
+    @property
+    def distribution(self):  # -> DistributionPanel | None (None where the plots cannot load)
+        """The plots panel, made on first use."""
+        if not self._plots_made:
+            self._make_plots()
+        return self._distribution
+
+    def _make_plots(self) -> None:
+        self._plots_made = True
+        try:
+            from gui.tensor_plots import DistributionPanel  # noqa: PLC0415 — pyqtgraph: later
+        except ImportError:  # pragma: no cover - depends on the checkout
+            return
+        panel = DistributionPanel()
+        # plots take drops for themselves; a file dropped on them should open like anywhere
+        for view in panel.findChildren(QAbstractScrollArea):
+            view.setAcceptDrops(False)
+            view.viewport().setAcceptDrops(False)
+        panel.statusMessage.connect(self._job_message)
+        old = self.dist_dock.widget()
+        self.dist_dock.setWidget(panel)
+        old.deleteLater()
+        self._distribution = panel
+        tab = self.current_tab()
+        checkpoint = tab.checkpoint if tab is not None else None
+        panel.set_checkpoint(checkpoint)
+        if checkpoint is not None and tab is not None and tab.selection:
+            panel.show_selection(tab.selection)
 
     def _dock(
         self,
@@ -527,8 +548,8 @@ class MainWindow(QMainWindow):
         self.cancel_loading()
         for check in self.health_checks():
             check.cancel()
-        if self.distribution is not None:
-            self.distribution.cancel()
+        if self._distribution is not None:
+            self._distribution.cancel()
         self.reporter.cancel()
         super().closeEvent(event)
 
@@ -605,6 +626,8 @@ class MainWindow(QMainWindow):
         elif tab is not None:
             seconds = time.perf_counter() - tab.started
             tab.show_checkpoint(checkpoint)
+            if not self._plots_made and tab.tree is not None:
+                after_first_paint(tab.tree.view.viewport(), lambda: self.distribution)
             self.watcher.watch(tab, checkpoint.files)
             tab.selectionChanged.connect(lambda paths, t=tab: self._selection_changed(t, paths))
             index = self.tabs.indexOf(tab)
@@ -684,8 +707,8 @@ class MainWindow(QMainWindow):
 
     def _reloaded(self, tab: CheckpointTab, checkpoint: Checkpoint) -> None:
         old = tab.checkpoint
-        if self.distribution is not None and self.distribution.checkpoint is old:
-            self.distribution.cancel()
+        if self._distribution is not None and self._distribution.checkpoint is old:
+            self._distribution.cancel()
         tab.drop_views()
         tab.show_checkpoint(checkpoint)
         tab.reload_bar.hide()
@@ -816,10 +839,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"ParamScope — {tab.path.name}" if tab is not None else "ParamScope")
         if self.tabs.count() == 0:
             self._refresh_empty()
-        if self.distribution is not None:
-            self.distribution.set_checkpoint(checkpoint)
+        if self._distribution is not None:  # else it takes the current tab when made
+            self._distribution.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
-                self.distribution.show_selection(tab.selection)
+                self._distribution.show_selection(tab.selection)
         if self.hparams is not None:
             self.hparams.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
