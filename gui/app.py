@@ -149,15 +149,20 @@ def settle(window, timeout: float = LOAD_TIMEOUT_S) -> bool:
 def screenshot(window, out: str, paths: list[str]) -> int:
     failures: list[str] = []
     window.failed.connect(lambda _path, message: failures.append(message))
+    from PySide6.QtCore import Qt
+
+    # laid out and "visible" to every widget, but never put on a screen: nothing paints while
+    # the jobs run, and grab() below renders the window once
+    window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
     window.open_paths(paths)
-    if not settle(window):
+    opened = wait_until(lambda: not window.loading_jobs(), LOAD_TIMEOUT_S)
+    if opened and window.current_tab() is not None:
+        window.select_largest_tensor()  # plotted while the health check runs
+    if not (opened and settle(window)):
         print("screenshot: timed out while opening", file=sys.stderr)
         return 1
-    if window.current_tab() is not None:
-        window.select_largest_tensor()
-        settle(window)
     window.resize(*SCREENSHOT_SIZE)
     flush_events()
     image = window.grab()  # renders the window now, plots included; no wait for a screen paint

@@ -53,7 +53,6 @@ from core.errors import Cancelled, CheckpointError
 from core.fileread import CHANGED
 from core.model import Checkpoint
 from gui import demo_path, heap
-from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
@@ -515,10 +514,15 @@ class MainWindow(QMainWindow):
                 hparams_menu.addAction(action)
 
         help_menu = menu.addMenu("&Help")
-        self.about_action = self._action("&About ParamScope", lambda: show_about(self))
+        self.about_action = self._action("&About ParamScope", self._show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
         self._update_actions()
+
+    def _show_about(self) -> None:
+        from gui.about import show_about  # noqa: PLC0415 — package metadata: read when asked
+
+        show_about(self)
 
     def _restore_layout(self) -> None:
         state = self.settings.restore("state")

@@ -28,9 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from core import units
-from core.report import DEFAULT_DEPTH, DEFAULT_TOP, build_report, format_for, write_report
 from gui.health import AUTO_CHECK_BYTES
 from gui.workers import Job
+
+# as core.report has them; that module loads when a report is asked for, not with the window
+DEFAULT_DEPTH = 3
+DEFAULT_TOP = 6
 
 
 class ReportOptions(QDialog):
@@ -138,6 +141,7 @@ class ReportExporter(QObject):
         """Start writing the current tab's report to `target`; the job, or None if refused."""
         from core.errors import CheckpointError
         from core.hparams.export import own_files
+        from core.report import build_report, format_for, write_report
 
         tab = self.window.current_tab()
         if tab is None or tab.checkpoint is None or self.busy:

@@ -91,3 +91,13 @@ def test_the_dialog_offers_a_file_beside_the_checkpoint(qtbot, window, model_fil
     assert seen and seen[0].path.text() == str(model_file.with_name("tiny.report.html"))
     assert seen[0].health.isChecked()
     assert window.reporter.job is None  # cancelled: nothing written
+
+
+def test_the_dialog_defaults_are_the_command_line_s():
+    from core import report
+    from gui import report_action
+
+    assert (report_action.DEFAULT_DEPTH, report_action.DEFAULT_TOP) == (
+        report.DEFAULT_DEPTH,
+        report.DEFAULT_TOP,
+    )
