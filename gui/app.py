@@ -199,6 +199,8 @@ def launch(args: argparse.Namespace, qt_args: list[str]) -> Launch | None:
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = make_app(qt_args)
+    if args.paths and not args.self_test:
+        warm_workers()
 
     from gui.main_window import MainWindow
     from gui.settings import Settings
@@ -227,6 +229,25 @@ def launch(args: argparse.Namespace, qt_args: list[str]) -> Launch | None:
         window.show()
         window.open_paths(args.paths)
     return Launch(app, window, opener, server)
+
+
+def warm_workers() -> None:
+    """Start the statistics workers' process server now, so that it loads numpy beside the
+    window's own start-up (on another core) instead of after the first big model has opened.
+
+    Only where the window would use one (forkserver: Linux) and there is a core to spare. The
+    server costs nothing until used, and exits with the window."""
+    import multiprocessing
+
+    if (os.cpu_count() or 1) < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
+        return
+    from core import isolated
+
+    if isolated.context().get_start_method() != "forkserver":  # Qt is loaded: never fork
+        return
+    from multiprocessing import forkserver
+
+    forkserver.ensure_running()
 
 
 def quit_on_signals(app: Any) -> Any:

@@ -94,3 +94,18 @@ def test_screenshot_draws_the_largest_tensor_without_sleeping(tmp_path, model_fi
     assert main(["--screenshot", str(out), str(model_file)]) == 0
     assert out.exists()
     assert sum(slept) < 0.05, slept  # settled on events, not on fixed waits
+
+
+def test_the_workers_server_starts_with_the_window_not_with_the_first_big_model():
+    import multiprocessing
+    import os
+    from multiprocessing import forkserver
+
+    from gui.app import warm_workers
+
+    if "forkserver" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+        pytest.skip("the window uses no process server here")
+    warm_workers()
+    pid = forkserver._forkserver._forkserver_pid
+    assert pid is not None
+    os.kill(pid, 0)  # alive
