@@ -332,8 +332,9 @@ table.kv th { width: 180px; background: none; color: var(--muted); font-weight: 
 .meta { color: var(--muted); font-size: 12px; margin-bottom: 8px; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace;
   font-size: 12.5px; }
-td.tree { white-space: pre; font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace;
-  font-size: 12.5px; }
+td.tree { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 12.5px;
+  overflow-wrap: anywhere; min-width: 160px; }
+.wide { overflow-x: auto; }
 .flag { color: var(--alert); font-weight: 600; }
 .ok { color: var(--ok); font-weight: 600; }
 .bar { display: inline-block; height: 9px; background: var(--accent); border-radius: 2px;
@@ -443,7 +444,9 @@ def _html_tree(r: Report) -> str:
     )
     body = []
     for row in rows:
-        cells = [f'<td class="tree">{_e(row[0])}</td>']
+        label = row[0].lstrip(" ")
+        level = (len(row[0]) - len(label)) // 2
+        cells = [f'<td class="tree" style="padding-left:{10 + 16 * level}px">{_e(label)}</td>']
         cells += [
             f'<td class="n">{_e(cell)}</td>' if i in numeric else f"<td>{_e(cell)}</td>"
             for i, cell in enumerate(row[1:], start=1)
@@ -451,7 +454,8 @@ def _html_tree(r: Report) -> str:
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (
         f"<h2>Modules (to depth {r.depth})</h2>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody>'
+        "</table></div>"
         '<p class="meta">Repeated blocks are shown once with ×N; counts are elements '
         "(parameters), “%” the share of all parameters.</p>"
     )
