@@ -56,7 +56,8 @@ class Report:
     health: HealthReport | None
     health_note: str  # why there are no findings, when health is None
     largest: list[Any]  # TensorStats of the largest tensors, with histograms
-    unreadable: list[str] = field(default_factory=list)  # largest tensors whose data is unreadable
+    # the largest tensors whose values could not be read, with why
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
     created: str = ""
 
     def html(self) -> str:
@@ -87,48 +88,54 @@ def build_report(
     workers: int | None = None,
 ) -> Report:
     """Read what the report needs: the health check (unless `health_results` are given, as the
-    window has them, or `check_health` is off) and the largest tensors' statistics."""
+    window has them, or `check_health` is off) and the largest tensors' statistics. A tensor
+    whose values cannot be read is named with the reason, not left out silently."""
     from core import stats  # numpy: only when values are read
+    from core.readers.truncation import REASONS
 
     readable = [t for t in checkpoint.tensors if stats.statistics_possible(t)]
-    chosen = largest_tensors(checkpoint, top)
-    wanted = [t for t in chosen if stats.statistics_possible(t)]
-    unreadable = [t.name for t in chosen if t not in wanted]
-    health_bytes = (
-        sum(t.source.nbytes for t in readable if t.source)
-        if check_health and health_results is None
-        else 0
-    )
-    # histograms of wide types take a second pass
-    top_bytes = sum(2 * t.source.nbytes for t in wanted if t.source)
-    total = max(1, health_bytes + top_bytes)
+    wanted: list[TensorInfo] = []
+    unreadable: list[tuple[str, str]] = []
+    for t in largest_tensors(checkpoint, top):
+        if t.truncated:
+            unreadable.append((t.name, REASONS[t.truncated]))
+        elif not stats.statistics_possible(t):
+            unreadable.append((t.name, f"values of {t.dtype} cannot be read yet"))
+        else:
+            wanted.append(t)
+    run_health = health_results is None and check_health and bool(readable)
+    # progress in bytes to read: every value once for health; a wide type's histogram takes a
+    # second pass over each of the largest tensors
+    sizes = [2 * t.source.nbytes for t in wanted if t.source]
+    health_bytes = sum(t.source.nbytes for t in readable if t.source) if run_health else 0
+    total = max(1, health_bytes + sum(sizes))
 
-    def phase(offset: int, size: int) -> ProgressFn | None:
+    def part(offset: int, size: int) -> ProgressFn | None:
         if progress is None:
             return None
         return lambda done, of: progress(offset + (size * done // of if of else size), total)
 
-    note = ""
     results = health_results
-    if results is None and check_health and readable:
-        results = stats.health(checkpoint, phase(0, health_bytes), cancelled, workers=workers)
-    elif results is None:
-        note = "not checked" if readable else "no tensor values this engine can read"
+    if run_health:
+        results = stats.health(checkpoint, part(0, health_bytes), cancelled, workers=workers)
+    note = "" if results is not None else "not checked"
+    if not readable:
+        note = "not checked: no tensor values this engine can read"
     report = health_report(checkpoint, results) if results is not None else None
     largest = []
-    per = phase(health_bytes, top_bytes)
-    done = 0
-    for t in wanted:
-        size = 2 * t.source.nbytes if t.source else 0
-        step = (
-            None
-            if per is None
-            else (
-                lambda d, of, base=done, s=size: per(base + (s * d // of if of else s), top_bytes)
+    offset = health_bytes
+    for t, size in zip(wanted, sizes, strict=True):
+        try:
+            largest.append(
+                stats.tensor_stats(
+                    t, HISTOGRAM_BINS, part(offset, size), cancelled, workers=workers
+                )
             )
-        )
-        largest.append(stats.tensor_stats(t, HISTOGRAM_BINS, step, cancelled, workers=workers))
-        done += size
+        except Cancelled:
+            raise
+        except CheckpointError as error:  # unreadable bytes: said in the report, the rest stays
+            unreadable.append((t.name, str(error)))
+        offset += size
         if cancelled is not None and cancelled():
             raise Cancelled()
     if progress is not None:
@@ -474,15 +481,23 @@ def _plural(n: int, word: str) -> str:
     return f"{units.exact(n)} {word}{'' if n == 1 else 's'}"
 
 
+def _checked(r: Report) -> str:
+    """`12 tensors checked`, or `1 of 3 tensors checked` when some could not be read."""
+    assert r.health is not None
+    checked, total = len(r.health.results), len(r.checkpoint.tensors)
+    if checked < total:
+        return f"{units.exact(checked)} of {_plural(total, 'tensor')} checked"
+    return f"{_plural(checked, 'tensor')} checked"
+
+
 def _html_health(r: Report) -> str:
     h = r.health
     if h is None:
         return f'<h2>Health</h2><p class="muted">Health {_e(r.health_note)}.</p>'
-    checked = len(h.results)
     share = f" ({h.zeros / h.values:.2%})" if h.values else ""
     lines = [
         "<h2>Health</h2>",
-        f"<p>{_e(_plural(checked, 'tensor'))} checked, every value read; "
+        f"<p>{_e(_checked(r))}, every value read; "
         f"{_e(units.exact(h.zeros))} exact zeros{_e(share)} among "
         f"{_e(units.exact(h.values))} values of the model.</p>",
     ]
@@ -564,11 +579,9 @@ def _html_largest(r: Report) -> str:
             f"{histogram_svg(s.edges, s.counts)}"
             f'<table class="kv">{stats}</table>{flags}</div>'
         )
-    unreadable = (
-        f'<p class="muted">Not read (data this engine cannot read): '
-        f"{_e(', '.join(r.unreadable))}</p>"
-        if r.unreadable
-        else ""
+    unreadable = "".join(
+        f'<p class="flag">⚠ <span class="mono">{_e(name)}</span>: not read — {_e(why)}</p>'
+        for name, why in r.unreadable
     )
     return (
         f"<h2>Largest tensors ({len(r.largest)})</h2>"
@@ -691,7 +704,7 @@ def _markdown(r: Report) -> str:
     else:
         share = f" ({h.zeros / h.values:.2%})" if h.values else ""
         out += [
-            f"{_plural(len(h.results), 'tensor')} checked, every value read; "
+            f"{_checked(r)}, every value read; "
             f"{units.exact(h.zeros)} exact zeros{share} among {units.exact(h.values)} values.",
             "",
         ]
@@ -744,8 +757,8 @@ def _markdown(r: Report) -> str:
             largest_rows,
             {3, 4, 5, 6, 7},
         )
-    if r.unreadable:
-        out += [f"Not read (data this engine cannot read): {_m(', '.join(r.unreadable))}", ""]
+    for name, why in r.unreadable:
+        out += [f"⚠ {_m(name)}: not read — {_m(why)}", ""]
     out += ["## Hyperparameters", ""]
     hrows = _hparam_rows(c)
     if not hrows:

@@ -238,3 +238,20 @@ def test_chromium_renders_the_report(capsys, hostile_folder, tmp_path):
         if image.pixelColor(x, y).lightness() < 200
     )
     assert inked > 2000, inked
+
+
+def test_a_truncated_file_s_unreadable_tensors_are_named_with_why(capsys, tmp_path):
+    path = tmp_path / "cut.safetensors"
+    torch.manual_seed(0)
+    save_file(
+        {"a.weight": torch.randn(100, 100), "b.weight": torch.randn(300, 300), "c": torch.ones(9)},
+        str(path),
+    )
+    with path.open("r+b") as stream:  # cut inside b.weight; c lies past the end
+        stream.truncate(path.stat().st_size - 1000)
+    text = write_html(capsys, path, tmp_path / "cut.html")
+    shown = "".join(parse(text).text)
+    assert "1 of 3 tensors checked" in shown
+    assert "b.weight: not read — the truncated file ends inside its data" in shown
+    assert "c: not read — its data lies past the end of the truncated file" in shown
+    assert "a.weight" in shown and "Largest tensors (1)" in shown
