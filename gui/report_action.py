@@ -54,6 +54,8 @@ class ReportOptions(QDialog):
         self.top = QSpinBox()
         self.top.setRange(0, 50)
         self.top.setValue(DEFAULT_TOP)
+        for box in (self.depth, self.top):
+            box.setMaximumWidth(90)
         self.health = QCheckBox(health_note)
         self.health.setChecked(health_on)
         buttons = QDialogButtonBox(
