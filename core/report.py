@@ -642,12 +642,13 @@ def _html_notes(r: Report) -> str:
 
 # --- Markdown ---------------------------------------------------------------------------------
 
+_LINE_BREAKS = re.compile(r"[\r\n\t\v\f\u2028\u2029\x85]+")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
 def _m(value: Any) -> str:
     """Text for a Markdown table cell: markup characters escaped, one line."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(value).split()))
+    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(value)))
 
 
 def sparkline(counts: Any, width: int = 48) -> str:

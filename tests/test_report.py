@@ -148,6 +148,7 @@ def test_markdown_has_tables_sparklines_and_escaped_names(capsys, hostile_folder
     assert code == 0, err
     text = out.read_text(encoding="utf-8")
     assert "## Modules (to depth 2)" in text and "| Layer | Role |" in text
+    assert "| \u00a0\u00a0" in text  # a nested module keeps its indentation
     assert HOSTILE not in text and r"\<script\>alert(1)\</script\>" in text
     assert any(ch in text for ch in "▁▂▃▄▅▆▇█")  # the histograms as sparklines
     assert "learning\\_rate" in text and "config.json" in text
