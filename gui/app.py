@@ -199,7 +199,7 @@ def launch(args: argparse.Namespace, qt_args: list[str]) -> Launch | None:
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     app = make_app(qt_args)
-    if args.screenshot and args.paths:
+    if args.screenshot and _bytes_on_disk(args.paths) >= WARM_WORKERS_BYTES:
         warm_workers()  # its health check will want them
 
     from gui.main_window import MainWindow
@@ -229,6 +229,26 @@ def launch(args: argparse.Namespace, qt_args: list[str]) -> Launch | None:
         window.show()
         window.open_paths(args.paths)
     return Launch(app, window, opener, server)
+
+
+# the size from which a health check reads in worker processes (core.stats.POOL_MIN_BYTES);
+# below it the server would only take a core from the window's start-up
+WARM_WORKERS_BYTES = 48 << 20
+
+
+def _bytes_on_disk(paths: list[str]) -> int:
+    """What the files (and the files directly in the folders) given take on disk: a hint of
+    how much a health check will read, known before anything is opened."""
+    total = 0
+    for path in map(Path, paths):
+        try:
+            if path.is_dir():
+                total += sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+            else:
+                total += path.stat().st_size
+        except OSError:
+            continue  # the open will say what is wrong with it
+    return total
 
 
 def warm_workers() -> None:

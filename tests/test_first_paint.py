@@ -109,3 +109,17 @@ def test_the_workers_server_starts_with_the_window_not_with_the_first_big_model(
     pid = forkserver._forkserver._forkserver_pid
     assert pid is not None
     os.kill(pid, 0)  # alive
+
+
+def test_the_workers_server_is_warmed_only_for_files_that_need_workers(tmp_path, model_file):
+    from core.stats import POOL_MIN_BYTES
+    from gui.app import WARM_WORKERS_BYTES, _bytes_on_disk
+
+    assert WARM_WORKERS_BYTES == POOL_MIN_BYTES
+    big = tmp_path / "folder"
+    big.mkdir()
+    (big / "model.safetensors").write_bytes(b"\0" * 1000)
+    (big / "config.json").write_text("{}")
+    size = model_file.stat().st_size
+    assert _bytes_on_disk([str(model_file), str(big)]) == size + 1002
+    assert _bytes_on_disk([str(tmp_path / "missing")]) == 0
