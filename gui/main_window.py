@@ -912,8 +912,10 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, tab: CheckpointTab, paths: list[str]) -> None:
         if tab is not self.current_tab():
             return
-        if self.distribution is not None:
-            self.distribution.show_selection(paths)
+        if self._distribution is not None:
+            self._distribution.show_selection(paths)
+        else:
+            _ = self.distribution  # made now, it shows the tab's selection (this one)
         if self.hparams is not None:
             self.hparams.highlight_for(paths)
 
