@@ -13,6 +13,11 @@ timed from just before the process starts:
 Run: .venv/bin/python benchmarks/first_paint.py [PATH] [--runs N]
 (QT_QPA_PLATFORM=offscreen unless a DISPLAY is set; run under xvfb-run for an X server.)
 The default model is all-MiniLM-L6-v2 from the corpus cache when present, else the demo folder.
+
+Measured on the shared 2-core machine under a load of 5-6 (medians of 9 and 7 runs; before →
+after the plots loaded after the first paint and the screenshot settled on events):
+    MiniLM   paramscope 1.80× → 1.26× bare   screenshot 4.42× → 3.46× bare (0.76 s bare)
+    demo     paramscope 2.12× → 1.33× bare   screenshot 3.64× → 2.37× bare (0.69 s bare)
 """
 
 from __future__ import annotations
