@@ -1,14 +1,15 @@
 """ParamScope entry point: the window by default, or a command-line sub-command.
 
-`python main.py [PATH ...]` opens the window; `python main.py info|stats|hparams|diff|spectrum|memory
-PATH` prints to stdout (`--json` for machines) and never imports Qt or torch.
+`python main.py [PATH ...]` opens the window; `python main.py
+info|stats|hparams|diff|spectrum|memory|report PATH` prints to stdout (`--json` for machines;
+`report` writes a file) and never imports Qt or torch.
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("info", "stats", "hparams", "diff", "spectrum", "memory")
+COMMANDS = ("info", "stats", "hparams", "diff", "spectrum", "memory", "report")
 
 
 def main(argv: list[str] | None = None) -> int:

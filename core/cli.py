@@ -1,5 +1,5 @@
-"""The command line: `info`, `stats`, `hparams`, `diff`, `spectrum` and `memory`, on the same engine
-as the window.
+"""The command line: `info`, `stats`, `hparams`, `diff`, `spectrum`, `memory` and `report`, on the
+same engine as the window.
 
 Errors print one line naming the file and what is wrong, and exit with status 2. Nothing here
 imports Qt or torch.
@@ -16,7 +16,7 @@ from core import json_strict
 from core.errors import CheckpointError
 from core.info import info_json, info_text
 
-COMMANDS = ("info", "stats", "hparams", "diff", "spectrum", "memory")
+COMMANDS = ("info", "stats", "hparams", "diff", "spectrum", "memory", "report")
 
 
 def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
@@ -37,6 +37,7 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
         ),
         ("diff", "core.diff_cli", "what changed between two checkpoints, layer by layer"),
         ("memory", "core.memory_cli", "the memory a model needs to run or train"),
+        ("report", "core.report", "a self-contained HTML or Markdown report to share"),
     ):
         sub = commands.add_parser(name, help=help_text)
         if wanted is not None and wanted != name:

@@ -206,7 +206,9 @@ MAX_TEXT_DEPTH = 100
 MAX_TENSOR_ROWS = 20  # tensors beside modules shown one per row, then summed up in a note
 
 
-def _tree_table(checkpoint: Checkpoint, depth: int) -> list[str]:
+def tree_rows(checkpoint: Checkpoint, depth: int) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The module table's header and rows to `depth` (labels indented two spaces a level), with
+    the State and Quant columns only when the file has such elements; the report shows these."""
     totals = checkpoint.totals
     # "State": elements that are not the model's (optimizer moments, EMA copies, callbacks);
     # "Quant": scales and zero points of quantised weights. Each only when the file has some.
@@ -220,7 +222,11 @@ def _tree_table(checkpoint: Checkpoint, depth: int) -> list[str]:
     rows: list[tuple[str, ...]] = []
     # `_rows` recurses once per level shown: a few levels are what a table can show anyway
     _rows(checkpoint.tree, 0, min(depth, MAX_TEXT_DEPTH), totals.params, rows)
-    rows = [tuple(r[i] for i in keep) for r in rows]
+    return header, [tuple(r[i] for i in keep) for r in rows]
+
+
+def _tree_table(checkpoint: Checkpoint, depth: int) -> list[str]:
+    header, rows = tree_rows(checkpoint, depth)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     widths[0] = min(widths[0], 60)
 

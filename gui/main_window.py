@@ -55,22 +55,19 @@ from core.fileread import CHANGED
 from core.model import Checkpoint
 from gui import compare_tab, demo_path, heap, theme
 from gui import help as help_module
-from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
+from gui.first_paint import after_first_paint
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
 from gui.open_url import TensorFetch, ask_address, remote_addresses
 from gui.raw_values import RawValuesView
+from gui.report_action import ReportExporter
 from gui.settings import Settings
 from gui.summary import SummaryView
 from gui.workers import Job
 
-try:  # written alongside this window; a placeholder stands in until it exists
-    from gui.tensor_plots import DistributionPanel
-except ImportError:  # pragma: no cover - depends on the checkout
-    DistributionPanel = None  # type: ignore[assignment,misc]
 try:
     from gui.hparams_panel import HyperparamPanel
 except ImportError:  # pragma: no cover - depends on the checkout
@@ -374,17 +371,12 @@ class MainWindow(QMainWindow):
     # --- building -----------------------------------------------------------------------------
 
     def _make_docks(self) -> None:
-        self.distribution = DistributionPanel() if DistributionPanel is not None else None
-        dist_widget = self.distribution or _placeholder("Distributions appear here.")
-        self.dist_dock = self._dock("Distribution", "distribution", dist_widget)
-        if self.distribution is not None:
-            # plots take drops for themselves; a file dropped on them should open like anywhere
-            for view in self.distribution.findChildren(QAbstractScrollArea):
-                view.setAcceptDrops(False)
-                view.viewport().setAcceptDrops(False)
-        if self.distribution is not None and hasattr(self.distribution, "statusMessage"):
-            self.distribution.statusMessage.connect(self._job_message)
-            self.distribution.set_checkpoint(None)
+        # the plots panel (and pyqtgraph) is made once the first tree has painted, or when
+        # asked for: a model's tree shows a quarter sooner (benchmarks/first_paint.py)
+        self._distribution = None
+        self._plots_made = False
+        placeholder = _placeholder("Distributions appear here.")
+        self.dist_dock = self._dock("Distribution", "distribution", placeholder)
         # the selected tensor's values, read on demand: beside the plots, a tab away
         self.values = RawValuesView()
         self.values_dock = self._dock("Values", "values", self.values)
@@ -417,6 +409,35 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
         self.hparams_dock.raise_()
+
+    @property
+    def distribution(self):  # -> DistributionPanel | None (None where the plots cannot load)
+        """The plots panel, made on first use."""
+        if not self._plots_made:
+            self._make_plots()
+        return self._distribution
+
+    def _make_plots(self) -> None:
+        self._plots_made = True
+        try:
+            from gui.tensor_plots import DistributionPanel  # noqa: PLC0415 — pyqtgraph: later
+        except ImportError:  # pragma: no cover - depends on the checkout
+            return
+        panel = DistributionPanel()
+        # plots take drops for themselves; a file dropped on them should open like anywhere
+        for view in panel.findChildren(QAbstractScrollArea):
+            view.setAcceptDrops(False)
+            view.viewport().setAcceptDrops(False)
+        panel.statusMessage.connect(self._job_message)
+        old = self.dist_dock.widget()
+        self.dist_dock.setWidget(panel)
+        old.deleteLater()
+        self._distribution = panel
+        tab = self.current_tab()
+        checkpoint = tab.checkpoint if tab is not None else None
+        panel.set_checkpoint(checkpoint)
+        if checkpoint is not None and tab is not None and tab.selection:
+            panel.show_selection(tab.selection)
 
     def _dock(
         self,
@@ -488,6 +509,10 @@ class MainWindow(QMainWindow):
         self.demo_action = self._action("Open the &Demo Model", lambda: self.open_path(demo_path()))
         file_menu.addAction(self.demo_action)
         compare_tab.add_menu_actions(self, file_menu)
+        file_menu.addSeparator()
+        self.reporter = ReportExporter(self)  # File ▸ Export Report…
+        file_menu.addAction(self.reporter.action)
+        file_menu.aboutToShow.connect(self.reporter.update_enabled)
         file_menu.addSeparator()
         self.close_action = self._action(
             "&Close", self.close_current, QKeySequence.StandardKey.Close
@@ -569,7 +594,7 @@ class MainWindow(QMainWindow):
         help_menu.addAction(self.shortcuts_action)
         help_menu.addSeparator()
         self.help_menu = help_menu
-        self.about_action = self._action("&About ParamScope", lambda: show_about(self))
+        self.about_action = self._action("&About ParamScope", self._show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
         self._update_actions()
@@ -589,6 +614,11 @@ class MainWindow(QMainWindow):
         applied = theme.apply(name)
         self.theme_actions[applied].setChecked(True)
         self.settings.set_theme(applied)
+
+    def _show_about(self) -> None:
+        from gui.about import show_about  # noqa: PLC0415 — package metadata: read when asked
+
+        show_about(self)
 
     def _restore_layout(self) -> None:
         state = self.settings.restore("state")
@@ -623,8 +653,9 @@ class MainWindow(QMainWindow):
             tab = self.tabs.widget(index)
             if isinstance(tab, CheckpointTab) and tab.spectra is not None:
                 tab.spectra.cancel()
-        if self.distribution is not None:
-            self.distribution.cancel()
+        if self._distribution is not None:
+            self._distribution.cancel()
+        self.reporter.cancel()
         super().closeEvent(event)
 
     # --- opening: the one way in --------------------------------------------------------------
@@ -744,6 +775,8 @@ class MainWindow(QMainWindow):
         elif tab is not None:
             seconds = time.perf_counter() - tab.started
             tab.show_checkpoint(checkpoint)
+            if not self._plots_made and tab.tree is not None:
+                after_first_paint(tab.tree.view.viewport(), lambda: self.distribution)
             self.watcher.watch(tab, checkpoint.files)
             tab.selectionChanged.connect(lambda paths, t=tab: self._selection_changed(t, paths))
             index = self.tabs.indexOf(tab)
@@ -827,8 +860,8 @@ class MainWindow(QMainWindow):
 
     def _reloaded(self, tab: CheckpointTab, checkpoint: Checkpoint) -> None:
         old = tab.checkpoint
-        if self.distribution is not None and self.distribution.checkpoint is old:
-            self.distribution.cancel()
+        if self._distribution is not None and self._distribution.checkpoint is old:
+            self._distribution.cancel()
         tab.drop_views()
         tab.show_checkpoint(checkpoint)
         tab.reload_bar.hide()
@@ -963,10 +996,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"ParamScope — {tab.path.name}" if tab is not None else "ParamScope")
         if self.tabs.count() == 0:
             self._refresh_empty()
-        if self.distribution is not None:
-            self.distribution.set_checkpoint(checkpoint)
+        if self._distribution is not None:  # else it takes the current tab when made
+            self._distribution.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
-                self.distribution.show_selection(tab.selection)
+                self._distribution.show_selection(tab.selection)
         if self.hparams is not None:
             self.hparams.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
@@ -1037,8 +1070,10 @@ class MainWindow(QMainWindow):
     def _selection_changed(self, tab: CheckpointTab, paths: list[str]) -> None:
         if tab is not self.current_tab():
             return
-        if self.distribution is not None:
-            self.distribution.show_selection(paths)
+        if self._distribution is not None:
+            self._distribution.show_selection(paths)
+        else:
+            _ = self.distribution  # made now, it shows the tab's selection (this one)
         if self.hparams is not None:
             self.hparams.highlight_for(paths)
         self._show_values(tab, paths)
