@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
 from PySide6.QtWidgets import (
@@ -41,10 +40,18 @@ from gui.colors import SERIES
 from gui.compare_model import NODE_ROLE, REL, SORT_ROLE, CompareModel, HeatBarDelegate
 from gui.workers import Job
 
+if TYPE_CHECKING:
+    import pyqtgraph as pg
+
 HISTOGRAM_BINS = 80
 
 
 def _plot(title: str) -> pg.PlotWidget:
+    import pyqtgraph as pg
+
+    from gui.theme import plot_colours
+
+    plot_colours()
     widget = pg.PlotWidget()
     palette = widget.palette()
     text = palette.color(QPalette.ColorRole.Text)
@@ -241,6 +248,8 @@ class CompareTab(QWidget):
     # --- plots --------------------------------------------------------------------------------
 
     def _show_depth(self) -> None:
+        import pyqtgraph as pg
+
         assert self.comparison is not None
         parent, numbers, rels = depth_series(self.comparison)
         plot = self.depth_plot.getPlotItem()
@@ -267,6 +276,8 @@ class CompareTab(QWidget):
         job.start()
 
     def _show_delta(self, pair: PairResult) -> None:
+        import pyqtgraph as pg
+
         assert pair.sums is not None
         bins = delta_histogram(pair.sums)
         plot = self.delta_plot.getPlotItem()
@@ -281,6 +292,8 @@ class CompareTab(QWidget):
         plot.getAxis("bottom").setTicks([ticks])
 
     def _histograms(self, job: Job, result: dict[str, Any]) -> None:
+        import pyqtgraph as pg
+
         if job is not self.hist_job or not result:
             return
         plot = self.hist_plot.getPlotItem()

@@ -409,6 +409,8 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
         self.hparams_dock.raise_()
+        self.memory.set_wanted(False)  # behind the hyperparameters until its tab is chosen
+        self.memory_dock.visibilityChanged.connect(self.memory.set_wanted)
 
     @property
     def distribution(self):  # -> DistributionPanel | None (None where the plots cannot load)

@@ -7,7 +7,8 @@ choices and draws the result.
 
 from __future__ import annotations
 
-import pyqtgraph as pg
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -22,6 +23,9 @@ from PySide6.QtWidgets import (
 
 from core import memory_plan
 from core.model import Checkpoint
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 GB = 1e9
 PARTS = ("weights", "KV cache", "activations", "gradients", "optimizer")
@@ -88,20 +92,17 @@ class MemoryPanel(QWidget):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setMenuEnabled(False)
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.hideButtons()
-        self.plot.setLabel("left", "GB")
-        self.plot.getAxis("bottom").setTicks([[(0, "")]])
-        self.plot.setMinimumHeight(160)
+        # the bar chart (and pyqtgraph) is made with the first plan to draw, not with the window
+        self.plot: pg.PlotWidget | None = None
+        self._wanted = True  # whether the panel is in front (a dock's tab tells: set_wanted)
         self.bars: list[pg.BarGraphItem] = []
         self.lines: list[pg.InfiniteLine] = []
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.sentence)
-        layout.addWidget(self.plot, 1)
+        self._plot_slot = QVBoxLayout()
+        layout.addLayout(self._plot_slot, 1)
         layout.addWidget(self.details)
 
         for spin in (self.context, self.batch, self.rank, self.gpus):
@@ -187,7 +188,36 @@ class MemoryPanel(QWidget):
         self.details.setText(" · ".join(lines))
         self._draw()
 
+    def _ensure_plot(self) -> pg.PlotWidget:
+        if self.plot is None:
+            import pyqtgraph as pg
+
+            from gui.theme import plot_colours
+
+            plot_colours()
+            self.plot = pg.PlotWidget()
+            self.plot.setMenuEnabled(False)
+            self.plot.setMouseEnabled(x=False, y=False)
+            self.plot.hideButtons()
+            self.plot.setLabel("left", "GB")
+            self.plot.getAxis("bottom").setTicks([[(0, "")]])
+            self.plot.setMinimumHeight(160)
+            self._plot_slot.addWidget(self.plot)
+        return self.plot
+
+    def set_wanted(self, shown: bool) -> None:
+        """The dock's tab is in front (or not): the chart is drawn when first seen, so the
+        window starts without pyqtgraph while Memory waits behind the hyperparameters."""
+        self._wanted = shown
+        if shown and self.plot is None and self.plan is not None:
+            self._draw()
+
     def _draw(self) -> None:
+        if self.plot is None and (self.plan is None or not self._wanted):
+            return  # nothing drawn yet: nothing to clear, or nobody to see it yet
+        self._ensure_plot()
+        import pyqtgraph as pg
+
         for item in self.bars + self.lines:
             self.plot.removeItem(item)
         self.bars, self.lines = [], []

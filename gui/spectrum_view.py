@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
@@ -23,6 +23,9 @@ from core.model import Checkpoint
 from gui.colors import ALERT
 from gui.summary import _esc, _muted
 from gui.workers import Job
+
+if TYPE_CHECKING:
+    pass
 
 AUTO_SPECTRUM_ELEMENTS = 50_000_000  # models with fewer weight-matrix elements: computed on open
 _computed: dict[tuple[str, int, int], dict[str, spectrum.LayerSpectrum]] = {}  # per file version
@@ -190,6 +193,8 @@ class SpectrumView(QWidget):
     request = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
+        import pyqtgraph as pg
+
         super().__init__(parent)
         self.result: spectrum.LayerSpectrum | None = None
         self.randomize_button = QPushButton("Compare with shuffled")
@@ -204,6 +209,9 @@ class SpectrumView(QWidget):
         controls = QHBoxLayout()
         controls.addWidget(self.randomize_button)
         controls.addWidget(self.description, 1)
+        from gui.theme import plot_colours
+
+        plot_colours()
         self.plot_widget = pg.PlotWidget()
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setLogMode(x=True, y=True)
@@ -233,6 +241,8 @@ class SpectrumView(QWidget):
         return run
 
     def show_spectrum(self, result: spectrum.LayerSpectrum) -> None:
+        import pyqtgraph as pg
+
         self.result = result
         self.plot.clear()
         positive = result.evals[result.evals > spectrum.EVALS_THRESH]
@@ -266,6 +276,8 @@ class SpectrumView(QWidget):
         self.description.setText(" · ".join(parts + result.notes))
 
     def _histogram(self, values: np.ndarray, name: str, color: tuple[int, int, int]) -> None:
+        import pyqtgraph as pg
+
         if values.size < 2 or values[0] == values[-1]:
             return
         edges = np.geomspace(values[0], values[-1] * (1 + 1e-12), 60)

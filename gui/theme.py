@@ -7,7 +7,9 @@ chose. Plots are drawn in the palette's Base and Text colours, so a theme change
 
 from __future__ import annotations
 
-import pyqtgraph as pg
+import sys
+from typing import Any
+
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
@@ -98,8 +100,10 @@ def apply(name: str) -> str:
     return name
 
 
-def style_plot(widget: pg.PlotWidget, palette: QPalette) -> None:
+def style_plot(widget: Any, palette: QPalette) -> None:
     """Background, axes, labels and legends of one plot in the palette's colours."""
+    import pyqtgraph as pg
+
     text = palette.color(QPalette.ColorRole.Text)
     widget.setBackground(palette.color(QPalette.ColorRole.Base))
     for item in widget.scene().items():
@@ -113,9 +117,23 @@ def style_plot(widget: pg.PlotWidget, palette: QPalette) -> None:
     plot.titleLabel.setText(plot.titleLabel.text)
 
 
+def plot_colours() -> None:
+    """pyqtgraph's defaults for plots made from now on: the palette's Base and Text. Called by
+    whatever makes a plot, so pyqtgraph loads with the first plot, not with the window."""
+    import pyqtgraph as pg
+
+    app = QApplication.instance()
+    if app is not None:
+        pg.setConfigOption("background", app.palette().color(QPalette.ColorRole.Base))
+        pg.setConfigOption("foreground", app.palette().color(QPalette.ColorRole.Text))
+
+
 def restyle_plots(app: QApplication) -> None:
-    pg.setConfigOption("background", app.palette().color(QPalette.ColorRole.Base))
-    pg.setConfigOption("foreground", app.palette().color(QPalette.ColorRole.Text))
+    if "pyqtgraph" not in sys.modules:
+        return  # no plot yet: the first one takes its colours from plot_colours()
+    import pyqtgraph as pg
+
+    plot_colours()
     for widget in app.allWidgets():
         if isinstance(widget, pg.PlotWidget):
             style_plot(widget, app.palette())

@@ -4,8 +4,8 @@ against the step, beside the logged rows as a table. Fed a core.training_log.Tra
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
@@ -20,13 +20,51 @@ from PySide6.QtWidgets import (
 
 from core.training_log import TrainingLog
 from gui.colors import series_color
-from gui.plot_axes import NumberAxis
+
+if TYPE_CHECKING:
+    import pyqtgraph as pg
 
 
 class TrainingLogView(QWidget):
     def __init__(self, table: QTableWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.log: TrainingLog | None = None
+        # the plot (and pyqtgraph) is made with the first log to draw, not with the window
+        self.plot_widget: pg.PlotWidget | None = None
+        self.plot: pg.PlotItem | None = None
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        # the key above the plot, not a legend over the curves of a plot this small
+        self.title = QLabel(" ")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.title.setWordWrap(True)
+        # the plot gets the whole tab (it is small); the logged rows are a click away
+        self.table_button = QToolButton()
+        self.table_button.setText("&Table")
+        self.table_button.setCheckable(True)
+        self.table_button.setToolTip("Show the logged rows as a table instead of the plot")
+        self.table_button.toggled.connect(self._show_table)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(QWidget())  # the plot's place until there is something to plot
+        self.stack.addWidget(table)
+        top = QHBoxLayout()
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addWidget(self.title, 1)
+        top.addWidget(self.table_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addLayout(top)
+        layout.addWidget(self.stack, 1)
+
+    def _ensure_plot(self) -> None:
+        if self.plot_widget is not None:
+            return
+        import pyqtgraph as pg
+
+        from gui.plot_axes import NumberAxis
+        from gui.theme import plot_colours
+
+        plot_colours()
         self.axes = {side: NumberAxis(side) for side in ("left", "bottom", "right")}
         self.plot_widget = pg.PlotWidget(axisItems=self.axes)
         self.plot_widget.setMinimumHeight(120)
@@ -47,29 +85,11 @@ class TrainingLogView(QWidget):
         for axis in self.axes.values():
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        # the key above the plot, not a legend over the curves of a plot this small
-        self.title = QLabel(" ")
-        self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.title.setWordWrap(True)
-        # the plot gets the whole tab (it is small); the logged rows are a click away
-        self.table_button = QToolButton()
-        self.table_button.setText("&Table")
-        self.table_button.setCheckable(True)
-        self.table_button.setToolTip("Show the logged rows as a table instead of the plot")
-        self.table_button.toggled.connect(self._show_table)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.plot_widget)
-        self.stack.addWidget(table)
-        top = QHBoxLayout()
-        top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.title, 1)
-        top.addWidget(self.table_button, 0, Qt.AlignmentFlag.AlignTop)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        layout.addLayout(top)
-        layout.addWidget(self.stack, 1)
+        placeholder = self.stack.widget(0)
+        self.stack.insertWidget(0, self.plot_widget)
+        self.stack.removeWidget(placeholder)
+        placeholder.deleteLater()
+        self.stack.setCurrentIndex(1 if self.table_button.isChecked() else 0)
 
     def _show_table(self, on: bool) -> None:
         self.stack.setCurrentIndex(1 if on else 0)
@@ -86,9 +106,12 @@ class TrainingLogView(QWidget):
         for curve in self.curves.values():
             (self.rate_box if curve.getViewBox() is self.rate_box else self.plot).removeItem(curve)
         self.curves = {}
-        if log is None:
+        if log is None or not log.series:
             self.title.setText(" ")
             return
+        self._ensure_plot()
+        import pyqtgraph as pg
+
         losses, rates = log.losses, log.learning_rates
         self.plot.setLabel("bottom", log.x_name)
         self.plot.setLabel("left", "loss" if losses else "")

@@ -79,6 +79,7 @@ def _is_dark(color) -> bool:
 
 
 def test_theme_is_chosen_remembered_and_followed_by_plots(qtbot, window) -> None:
+    assert window.distribution is not None  # the plots are made on first use (first paint)
     window.theme_actions["dark"].trigger()
     app = QApplication.instance()
     assert _is_dark(app.palette().color(QPalette.ColorRole.Window))
