@@ -884,19 +884,21 @@ class HyperparamPanel(QWidget):
         self._written(target, notes)
         return target
 
-    def export_dialog(self) -> None:
+    def export_dialog(self) -> bool:
+        """Ask where, then export; whether a file was written."""
         if self._state is None:
-            return
+            return False
         start = str(beside_path(self._state.checkpoint.path))
         name, chosen = QFileDialog.getSaveFileName(
             self, "Export hyperparameters", start, EXPORT_FILTERS
         )
         if not name:
-            return
+            return False
         target = Path(name)
         if target.suffix.lower() not in (".yaml", ".yml", ".json", ".toml"):
-            target = target.with_name(target.name + _FILTER_SUFFIX.get(chosen.split()[0], ".yaml"))
-        self.export_to(target)
+            chosen_format = chosen.split()[0] if chosen else ""
+            target = target.with_name(target.name + _FILTER_SUFFIX.get(chosen_format, ".yaml"))
+        return self.export_to(target)
 
     def _written(self, target: Path, notes: list[str]) -> None:
         self.undo_stack.setClean()

@@ -61,6 +61,8 @@ from gui.health import HealthLine
 from gui.layer_tree import LayerTree
 from gui.settings import Settings
 from gui.summary import SummaryView
+from gui.tab_titles import tab_title
+from gui.unsaved import settle_unsaved
 from gui.workers import Job
 
 try:  # written alongside this window; a placeholder stands in until it exists
@@ -109,6 +111,10 @@ class CheckpointTab(QWidget):
         self._layout.addWidget(self.reload_bar)
         self.loading = _placeholder(f"Opening {path.name} …")
         self._layout.addWidget(self.loading)
+
+    @property
+    def title(self) -> str:
+        return tab_title(self.path)
 
     @property
     def is_loading(self) -> bool:
@@ -316,6 +322,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ParamScope")
         self.setAcceptDrops(True)
         self.resize(1400, 900)
+        self.ask_on_close = True  # pending edits ask first; a signal to quit does not
         # running opens → their tab (None once the tab was closed: the result is then ignored)
         self._jobs: dict[Job, CheckpointTab | None] = {}
         self.watcher = FileWatcher(self)
@@ -325,7 +332,9 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
-        self.tabs.setElideMode(Qt.TextElideMode.ElideMiddle)
+        # titles are short already (tab_title): the bar scrolls instead of eliding them to "…"
+        self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
+        self.tabs.setUsesScrollButtons(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(self._current_changed)
         self.tabs.tabBar().setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -514,7 +523,32 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.dist_dock], [460], Qt.Orientation.Horizontal)
         self.resizeDocks([self.hparams_dock], [270], Qt.Orientation.Vertical)
 
+    def quit_without_asking(self) -> None:
+        """Close without the question about pending edits (SIGTERM: nobody is there to answer)."""
+        self.ask_on_close = False
+
+    def _edits_settled(self, tabs: list[CheckpointTab], closing: str) -> bool:
+        """Whether `tabs` may close: their pending hyperparameter edits were exported or
+        discarded (or there were none); Cancel, or an export that was not written, says no."""
+        if not self.ask_on_close or self.hparams is None:
+            return True
+        unsaved = self.hparams.unsaved_edits()
+        pending = [t for t in tabs if t.checkpoint is not None and t.checkpoint in unsaved]
+
+        def export_each() -> bool:
+            for tab in pending:
+                self.tabs.setCurrentWidget(tab)  # the panel exports the shown checkpoint
+                if not self.hparams.export_dialog():
+                    return False
+            return True
+
+        return settle_unsaved(self, [t.title for t in pending], closing, export_each)
+
     def closeEvent(self, event) -> None:
+        tabs = [self.tabs.widget(i) for i in range(self.tabs.count())]
+        if not self._edits_settled([t for t in tabs if isinstance(t, CheckpointTab)], "the window"):
+            event.ignore()
+            return
         self.settings.save("geometry", self.saveGeometry())
         self._docks_for_empty(False)  # save the docks a person chose, not the empty page's
         self.settings.save("state", self.saveState())
@@ -546,7 +580,7 @@ class MainWindow(QMainWindow):
         tab.openRequested.connect(self.open_path)
         # listed in the order asked for (opens end in any order); taken off again if it fails
         self.settings.add_recent(path)
-        index = self.tabs.addTab(tab, path.name)
+        index = self.tabs.addTab(tab, tab.title)
         self.tabs.setTabToolTip(index, str(path))
         self.tabs.setCurrentIndex(index)
         self.stack.setCurrentWidget(self.tabs)
@@ -602,7 +636,7 @@ class MainWindow(QMainWindow):
             self.watcher.watch(tab, checkpoint.files)
             tab.selectionChanged.connect(lambda paths, t=tab: self._selection_changed(t, paths))
             index = self.tabs.indexOf(tab)
-            self.tabs.setTabText(index, checkpoint.name)
+            self.tabs.setTabText(index, tab.title)
             files = len(checkpoint.files)
             self.statusBar().showMessage(
                 f"Opened {checkpoint.name} in {seconds:.2f} s · "
@@ -783,7 +817,7 @@ class MainWindow(QMainWindow):
 
     def close_tab(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, CheckpointTab):
+        if isinstance(tab, CheckpointTab) and self._edits_settled([tab], "its tab"):
             self._remove_tab(tab)
 
     def _remove_tab(self, tab: CheckpointTab) -> None:
@@ -807,7 +841,7 @@ class MainWindow(QMainWindow):
     def _current_changed(self, _index: int) -> None:
         tab = self.current_tab()
         checkpoint = tab.checkpoint if tab is not None else None
-        self.setWindowTitle(f"ParamScope — {tab.path.name}" if tab is not None else "ParamScope")
+        self.setWindowTitle(f"ParamScope — {tab.title}" if tab is not None else "ParamScope")
         if self.tabs.count() == 0:
             self._refresh_empty()
         if self.distribution is not None:
