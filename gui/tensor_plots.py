@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 from core import effective, stats, units
 from core.model import Checkpoint
 from gui.colors import ALERT, category_color, series_color
+from gui.plot_layout import arrange_plot_and_table
 from gui.workers import Job
 
 RANGE_MODES = ("min – max", "mean ± 4σ", "custom")
@@ -319,7 +320,7 @@ class HistogramView(QWidget):
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMinimumWidth(260)
+        self.table.setMinimumWidth(160)  # a wider minimum would widen the dock for good
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
 
         left = QWidget()
@@ -330,9 +331,10 @@ class HistogramView(QWidget):
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.table)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 1)  # room beyond the table's columns goes to the plot
+        splitter.setStretchFactor(1, 0)
         splitter.setSizes([700, 300])
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
@@ -510,6 +512,10 @@ class HistogramView(QWidget):
         self.plot.enableAutoRange()
 
     def _fill_table(self) -> None:
+        self._fill_table_cells()
+        self._arrange()
+
+    def _fill_table_cells(self) -> None:
         self.table.setColumnCount(len(self.results))
         labels = short_names([r.name for r in self.results])
         for column, result in enumerate(self.results):
@@ -525,6 +531,15 @@ class HistogramView(QWidget):
                 if _TABLE_ROWS[row][0] == "flags" and result.flags:
                     item.setForeground(QColor(ALERT))
                 self.table.setItem(row, column, item)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """The table beside the plot when both fit, else below it: its columns stay in sight
+        and the plot keeps the width (several tensors make the table wide)."""
+        arrange_plot_and_table(self.splitter, self.table, self.width())
 
     def hover_text(self, x: float) -> str:
         """What the hover line says at value x: the bin's range and each curve's count there."""
