@@ -168,6 +168,12 @@ def _plot_widget() -> pg.PlotWidget:
     return widget
 
 
+def _show_axes(plot: pg.PlotItem, shown: bool) -> None:
+    """An empty plot shows no axes: the last selection's ranges would read as this one's."""
+    for side in ("left", "bottom"):
+        plot.showAxis(side, shown)
+
+
 def _hover_label() -> QLabel:
     label = QLabel(" ")
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -509,6 +515,7 @@ class HistogramView(QWidget):
             self.plot.addItem(curve)
             self.curves.append(curve)
         self.legend.setVisible(len(self.curves) > 1)
+        _show_axes(self.plot, bool(self.curves))
         self.plot.enableAutoRange()
 
     def _fill_table(self) -> None:
@@ -685,6 +692,7 @@ class DepthView(QWidget):
 
     def show_series(self, series: stats.DepthSeries) -> None:
         self.series = series
+        self.hover.setText(" ")  # a note about an earlier selection is not about this plot
         self.redraw()
 
     def clear(self) -> None:
@@ -693,8 +701,10 @@ class DepthView(QWidget):
 
     def redraw(self) -> None:
         color = category_color(self.category)
+        _show_axes(self.plot, self.series is not None)
         if self.series is None:
             self.curve.setData([], [])
+            self.plot.setTitle(None)
             return
         self.curve.setData(
             np.array(self.series.blocks, dtype=float),
@@ -767,6 +777,8 @@ class HeatmapView(QWidget):
         self.plot.addItem(self.image)
         self.color_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False)
         self.color_bar.setImageItem(self.image, insert_in=self.plot)
+        self.color_bar.hide()
+        _show_axes(self.plot, False)
         self.hover = _hover_label()
         self.plot_widget.scene().sigMouseMoved.connect(self._mouse_moved)
         layout = QVBoxLayout(self)
@@ -806,12 +818,16 @@ class HeatmapView(QWidget):
         self.image.setImage(values, autoLevels=False)
         self.image.setRect(0, 0, picture.cols, picture.rows)
         self.color_bar.setLevels((low, high))
+        self.color_bar.show()
+        _show_axes(self.plot, True)
         self.description.setText(picture.description)
         self.plot.autoRange()
 
     def clear(self, message: str = " ") -> None:
         self.picture = None
         self.image.clear()
+        self.color_bar.hide()  # no picture: no colour scale of the last one
+        _show_axes(self.plot, False)
         self.description.setText(message)
 
     def _mouse_moved(self, position: QPointF) -> None:
@@ -886,7 +902,11 @@ class DistributionPanel(QWidget):
         self.cancel_button.setToolTip("Stop reading the selected tensors (Esc)")
         self.cancel_button.setShortcut("Esc")
         self.cancel_button.hide()
-        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.clicked.connect(self.stop)
+        self.retry_button = QPushButton("&Retry")
+        self.retry_button.setToolTip("Read the selected tensors again")
+        self.retry_button.clicked.connect(self.retry)
+        self.retry_button.hide()
         self.png_button = QPushButton("PNG…")
         self.png_button.setToolTip("Save the current plot as a PNG image")
         self.csv_button = QPushButton("CSV…")
@@ -917,7 +937,10 @@ class DistributionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
-        layout.addWidget(self.message)
+        note = QHBoxLayout()
+        note.addWidget(self.message, 1)
+        note.addWidget(self.retry_button)
+        layout.addLayout(note)
         layout.addWidget(self.tabs, 1)
 
         self._progress_delay = QTimer(self)
@@ -990,6 +1013,20 @@ class DistributionPanel(QWidget):
         for runner in self.runners.values():
             runner.cancel()
 
+    def stop(self) -> None:
+        """Cancel asked for by the person: say so, and offer to read again."""
+        stopped = [name for name, runner in self.runners.items() if runner.running]
+        self.cancel()
+        if stopped:
+            for name in stopped:
+                self._stale[name] = True
+            self._show_message("Cancelled: the plots were not drawn.")
+            self.retry_button.show()
+
+    def retry(self) -> None:
+        self._show_message("")
+        self._start_visible()
+
     def _show_title(self) -> None:
         """The selection's names, and for a scaled weight which values the histogram shows."""
         paths = self.paths
@@ -1001,6 +1038,7 @@ class DistributionPanel(QWidget):
         )
         more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
         values = self.histogram.values_title()
+        values = html.escape(values)
         self.title.setText(f"<b>{names}</b>{more}" + (f" — {values}" if values else ""))
 
     def wait(self, timeout: float = 30.0) -> None:
@@ -1044,6 +1082,7 @@ class DistributionPanel(QWidget):
                 self.depth.clear()
                 self.depth.hover.setText("This name has no numbered block to follow across depth.")
                 return
+            self.depth.hover.setText(" ")
             self.runners[name].run(self.depth.compute(checkpoint, pattern))
         else:
             t = checkpoint.tensor(paths[0])
@@ -1077,11 +1116,14 @@ class DistributionPanel(QWidget):
 
     def _failed(self, message: str) -> None:
         self._show_message(message)
+        self._stale = dict.fromkeys(self._stale, True)
+        self.retry_button.show()
         self.statusMessage.emit(message)
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
+        self.retry_button.hide()
 
     def _update_buttons(self) -> None:
         enabled = bool(self.paths)
