@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 from core import effective, stats, units
 from core.model import Checkpoint
 from gui.colors import ALERT, category_color, series_color
+from gui.plot_export import DEFAULT_SIZE, FILTERS, SizeDialog, export_plot
 from gui.plot_layout import arrange_plot_and_table
 from gui.workers import Job
 
@@ -885,6 +886,7 @@ class DistributionPanel(QWidget):
         self.checkpoint: Checkpoint | None = None
         self.paths: list[str] = []
         self._stale = {"histogram": False, "depth": False, "heatmap": False}
+        self.image_size = DEFAULT_SIZE  # of an exported plot; the last one chosen
 
         self.title = QLabel("Select a tensor or module in the tree to see its distribution.")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -907,8 +909,8 @@ class DistributionPanel(QWidget):
         self.retry_button.setToolTip("Read the selected tensors again")
         self.retry_button.clicked.connect(self.retry)
         self.retry_button.hide()
-        self.png_button = QPushButton("PNG…")
-        self.png_button.setToolTip("Save the current plot as a PNG image")
+        self.png_button = QPushButton("Image…")
+        self.png_button.setToolTip("Save the current plot as PNG or SVG, at a size you choose")
         self.csv_button = QPushButton("CSV…")
         self.csv_button.setToolTip("Save the current plot's numbers as CSV")
         self.png_button.clicked.connect(self._ask_png)
@@ -1047,8 +1049,12 @@ class DistributionPanel(QWidget):
             runner.wait(timeout)
 
     def export_png(self, path: str | Path) -> None:
+        self.export_image(path, self.image_size)
+
+    def export_image(self, path: str | Path, size: QSize = DEFAULT_SIZE) -> None:
+        """The current plot as PNG, or SVG by the name's suffix, laid out at `size`."""
         widget = self.tabs.currentWidget().plot_widget
-        _write_atomic(Path(path), lambda p: widget.grab().save(str(p), "PNG"))
+        _write_atomic(Path(path), lambda p: export_plot(widget, p, size))
 
     def export_csv(self, path: str | Path) -> None:
         _write_atomic(Path(path), self.tabs.currentWidget().write_csv)
@@ -1131,11 +1137,18 @@ class DistributionPanel(QWidget):
         self.csv_button.setEnabled(enabled)
 
     def _ask_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save plot as PNG", "distribution.png", "PNG (*.png)"
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save plot as an image", "distribution.png", FILTERS
         )
-        if path:
-            self.export_png(path)
+        if not path:
+            return
+        if Path(path).suffix.lower() not in (".png", ".svg"):
+            path += ".svg" if chosen.startswith("SVG") else ".png"
+        dialog = SizeDialog(self.image_size, self)
+        if dialog.exec() != SizeDialog.DialogCode.Accepted:
+            return
+        self.image_size = dialog.chosen()
+        self.export_image(path, self.image_size)
 
     def _ask_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
