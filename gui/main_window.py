@@ -13,7 +13,7 @@ import re
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QColor,
@@ -56,6 +56,7 @@ from gui import demo_path, heap
 from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
+from gui.elided_label import ElidedLabel
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
@@ -75,6 +76,8 @@ except ImportError:  # pragma: no cover - depends on the checkout
     HyperparamPanel = None  # type: ignore[assignment,misc]
 
 PROGRESS_DELAY_MS = 150  # quick opens should not flash a progress bar
+DIST_SHARE = 0.4  # of the window's width, for the plots at first
+HPARAMS_SHARE = 0.3  # of its height, for the hyperparameters below the tree
 
 
 def _placeholder(text: str) -> QLabel:
@@ -127,6 +130,8 @@ class CheckpointTab(QWidget):
         self.summary = SummaryView(checkpoint)
         self.summary.openRequested.connect(self.openRequested)
         self.health = HealthLine(checkpoint)
+        # its findings run long: wrapped, they never set the window's minimum width
+        self.health.label.setWordWrap(True)
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
         self.health.checked.connect(self.tree.set_health)
@@ -170,6 +175,7 @@ class EmptyPage(QWidget):
             "GGUF · ONNX · NumPy · Keras\nFiles are only read, never run or changed."
         )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setWordWrap(True)  # the stack's pages share one minimum width: keep this one small
         hint.setEnabled(False)
         open_button = QPushButton("&Open…")
         open_button.clicked.connect(window.open_dialog)
@@ -231,6 +237,9 @@ class Banner(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # messages name files: never markup
+        # a path with no place to wrap is clipped (the tooltip has it) rather than widen the window
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setText("✕")
@@ -250,6 +259,7 @@ class Banner(QFrame):
     def add(self, message: str) -> None:
         self.messages = [*self.messages[-4:], message]
         self.label.setText("\n".join(self.messages))
+        self.label.setToolTip("\n".join(self.messages))
         self.show()
 
     def clear(self) -> None:
@@ -415,7 +425,8 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop opening")
         self.cancel_button.clicked.connect(self.cancel_loading)
-        self.progress_label = QLabel()
+        self.progress_label = ElidedLabel()
+        self.progress_label.setMaximumWidth(420)
         for widget in (self.progress_label, self.progress, self.cancel_button):
             bar.addPermanentWidget(widget)
             widget.hide()
@@ -520,8 +531,35 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._size_docks)
 
     def _size_docks(self) -> None:
-        self.resizeDocks([self.dist_dock], [460], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.hparams_dock], [270], Qt.Orientation.Vertical)
+        width, height = self.width(), self.height()
+        self.resizeDocks(
+            [self.dist_dock], [max(420, int(width * DIST_SHARE))], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [self.hparams_dock], [max(220, int(height * HPARAMS_SHARE))], Qt.Orientation.Vertical
+        )
+
+    def _keep_dock_shares(self, old: QSize) -> None:
+        """A resized window keeps each dock's share of it (the default's or the one a person
+        dragged): QMainWindow gives all the change to the tree, so a maximised window kept a
+        narrow plot and a shrunk one squeezed the tree."""
+        if old.width() <= 0 or old.height() <= 0 or self._dock_visibility is not None:
+            return
+        shares = []
+        for dock, orientation, total in (
+            (self.dist_dock, Qt.Orientation.Horizontal, old.width()),
+            (self.hparams_dock, Qt.Orientation.Vertical, old.height()),
+        ):
+            if dock.isVisible() and not dock.isFloating():
+                size = dock.width() if orientation == Qt.Orientation.Horizontal else dock.height()
+                shares.append((dock, orientation, size / total))
+        if shares:
+            QTimer.singleShot(0, lambda: self._apply_dock_shares(shares))
+
+    def _apply_dock_shares(self, shares: list) -> None:
+        for dock, orientation, share in shares:
+            total = self.width() if orientation == Qt.Orientation.Horizontal else self.height()
+            self.resizeDocks([dock], [int(total * share)], orientation)
 
     def quit_without_asking(self) -> None:
         """Close without the question about pending edits (SIGTERM: nobody is there to answer)."""
@@ -1041,6 +1079,8 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        if event.oldSize() != event.size() and self.isVisible():
+            self._keep_dock_shares(event.oldSize())
         if self.overlay.isVisible():
             self.overlay.setGeometry(self.rect())
 

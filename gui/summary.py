@@ -97,6 +97,7 @@ class SummaryView(QWidget):
         self.alternatives.setWordWrap(True)
         for label in (self.headline, self.legend, self.memory, self.details, self.warnings):
             label.setTextFormat(Qt.TextFormat.RichText)
+            label.setWordWrap(True)  # a long line wraps rather than widen the window
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.alternatives.setTextFormat(Qt.TextFormat.RichText)
         self.alternatives.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 from core import effective, stats, units
 from core.model import Checkpoint
 from gui.colors import ALERT, category_color, series_color
+from gui.elided_label import ElidedLabel
 from gui.plot_export import DEFAULT_SIZE, FILTERS, SizeDialog, export_plot
 from gui.plot_layout import arrange_plot_and_table
 from gui.workers import Job
@@ -176,9 +177,8 @@ def _show_axes(plot: pg.PlotItem, shown: bool) -> None:
 
 
 def _hover_label() -> QLabel:
-    label = QLabel(" ")
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
+    # one line that shortens itself: a long reading must not widen the dock or the window
+    return ElidedLabel(" ")
 
 
 # --- histogram -------------------------------------------------------------------------------------
@@ -763,7 +763,7 @@ class HeatmapView(QWidget):
             self.rule_box.addItem(label, key)
         self.rule_box.setToolTip("How the values in each screen tile are reduced to one colour")
         self.rule_box.currentIndexChanged.connect(self.request.emit)
-        self.description = QLabel(" ")
+        self.description = ElidedLabel(" ")
         controls = QHBoxLayout()
         controls.addWidget(self.rule_box)
         controls.addWidget(self.description, 1)
