@@ -132,6 +132,7 @@ class CheckpointTab(QWidget):
         self.health = HealthLine(checkpoint)
         # its findings run long: wrapped, they never set the window's minimum width
         self.health.label.setWordWrap(True)
+        self.health.layout().setStretchFactor(self.health.label, 100)  # wrap at the edge only
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
         self.health.checked.connect(self.tree.set_health)

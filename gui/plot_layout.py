@@ -13,15 +13,31 @@ from PySide6.QtWidgets import QSplitter, QTableWidget
 PLOT_MIN_WIDTH = 480
 
 
+HEADER_CAP = 130  # a column's header (a tensor's name) may widen it this far; then it elides
+
+
+def column_widths(table: QTableWidget) -> list[int]:
+    """Each column as wide as its values, and as its header up to HEADER_CAP: several long
+    tensor names must not push the other columns out of sight (the tooltip has each name)."""
+    header = table.horizontalHeader()
+    return [
+        max(table.sizeHintForColumn(c), min(header.sectionSizeHint(c), HEADER_CAP))
+        for c in range(table.columnCount())
+    ]
+
+
+def fit_columns(table: QTableWidget) -> None:
+    table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    for column, width in enumerate(column_widths(table)):
+        table.setColumnWidth(column, width)
+
+
 def table_width(table: QTableWidget) -> int:
     """The width that shows every column of `table` without scrolling."""
+    # from the contents, not the sections' current widths: the last one stretches to the room
     scroll = table.verticalScrollBar().sizeHint().width()
-    return (
-        table.verticalHeader().width()
-        + table.horizontalHeader().length()
-        + 2 * table.frameWidth()
-        + scroll
-    )
+    columns = sum(column_widths(table))
+    return table.verticalHeader().width() + columns + 2 * table.frameWidth() + scroll
 
 
 def arrange_plot_and_table(splitter: QSplitter, table: QTableWidget, width: int) -> None:

@@ -49,7 +49,7 @@ from core.model import Checkpoint
 from gui.colors import ALERT, category_color, series_color
 from gui.elided_label import ElidedLabel
 from gui.plot_export import DEFAULT_SIZE, FILTERS, SizeDialog, export_plot
-from gui.plot_layout import arrange_plot_and_table
+from gui.plot_layout import arrange_plot_and_table, fit_columns
 from gui.workers import Job
 
 RANGE_MODES = ("min – max", "mean ± 4σ", "custom")
@@ -325,7 +325,8 @@ class HistogramView(QWidget):
         for row, (_, meaning) in enumerate(_TABLE_ROWS):
             self.table.verticalHeaderItem(row).setToolTip(meaning)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # sized by fit_columns: values in full, long tensor names elided in the middle
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setMinimumWidth(160)  # a wider minimum would widen the dock for good
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
@@ -521,6 +522,7 @@ class HistogramView(QWidget):
 
     def _fill_table(self) -> None:
         self._fill_table_cells()
+        fit_columns(self.table)
         self._arrange()
 
     def _fill_table_cells(self) -> None:
