@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-MAX_TITLE = 32  # characters; the tab bar scrolls rather than squeezing every title to "…"
+MAX_TITLE = 40  # characters; the tab bar scrolls rather than squeezing every title to "…"
 
 _GENERIC = re.compile(
     r"^(?:model|pytorch_model|tf_model|flax_model|adapter_model|diffusion_pytorch_model|"
