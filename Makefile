@@ -39,16 +39,30 @@ demo: venv
 icons: venv
 	$(PY) packaging/make_icons.py
 
-# One-folder desktop bundle in dist/ParamScope (the spec prints its size).
-bundle: venv
+# One-folder desktop bundle in dist/ParamScope (the spec prints its size). Built again only when
+# something it is made from changed: the stamp is newer than every source file.
+BUNDLE_STAMP := build/bundle.stamp
+BUNDLE_SOURCES := $(shell find core gui resources packaging/macos -type f \
+	-not -name '*.pyc' -not -path '*/__pycache__/*') \
+	$(wildcard packaging/*.py) packaging/paramscope.spec main.py pyproject.toml LICENSE
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' core/__init__.py)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+DEB := dist/paramscope_$(VERSION)-1_$(DEB_ARCH).deb
+
+bundle: $(BUNDLE_STAMP)
+
+$(BUNDLE_STAMP): $(BUNDLE_SOURCES) $(STAMP)
 	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN \
 		--distpath dist --workpath build/pyinstaller packaging/paramscope.spec
+	@touch $@
 
-bundle-test: bundle
+bundle-test: $(BUNDLE_STAMP)
 	QT_QPA_PLATFORM=offscreen $(DIST)/ParamScope --version
 	QT_QPA_PLATFORM=offscreen $(DIST)/ParamScope --self-test
 
-deb: bundle
+deb: $(DEB)
+
+$(DEB): $(BUNDLE_STAMP) $(wildcard packaging/linux/*) $(wildcard resources/icons/*)
 	packaging/linux/build_deb.sh $(DIST) dist
 
 clean:

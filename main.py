@@ -1,14 +1,14 @@
 """ParamScope entry point: the window by default, or a command-line sub-command.
 
-`python main.py [PATH ...]` opens the window; `python main.py info|stats|hparams PATH` prints to
-stdout (`--json` for machines) and never imports Qt or torch.
+`python main.py [PATH ...]` opens the window; `python main.py info|stats|hparams|diff|spectrum|memory
+PATH` prints to stdout (`--json` for machines) and never imports Qt or torch.
 """
 
 from __future__ import annotations
 
 import sys
 
-COMMANDS = ("info", "stats", "hparams")
+COMMANDS = ("info", "stats", "hparams", "diff", "spectrum", "memory")
 
 
 def main(argv: list[str] | None = None) -> int:

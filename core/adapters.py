@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from core import units
+from core import remote, units
 from core.model import Checkpoint, TensorInfo
 from core.quant_state import QuantLink, quant_links
 
@@ -77,10 +78,13 @@ def _describe_lora(checkpoint: Checkpoint) -> None:
     shown_rank = rank if rank is not None else ("/".join(map(str, ranks)) if ranks else "?")
     text = f"{label} r={shown_rank}"
     if isinstance(alpha, (int, float)):
-        text += f" α={alpha:g}"
+        text += f" α={_number(alpha)}"
         scale_rank = rank or (ranks[0] if len(ranks) == 1 else 0)
         if scale_rank:
-            text += f" (scale {alpha / scale_rank:g})"
+            try:
+                text += f" (scale {_number(alpha / scale_rank)})"
+            except OverflowError:  # a 400-digit α: no float holds the scale
+                text += " (scale beyond float range)"
     facts["adapter"] = text
     if rank is not None and ranks and ranks != [rank] and not config.get("rank_pattern"):
         checkpoint.warnings.append(
@@ -143,6 +147,8 @@ def _stored_alpha(checkpoint: Checkpoint, modules: dict[str, dict[str, TensorInf
         t = checkpoint.tensor(f"{module}.alpha")
         if t is None or t.numel != 1 or t.source is None or t.source.encoding:
             return None
+        if remote.missing_bytes(t.source.file, t.source.offset, t.source.nbytes):
+            return None  # a remote model's value is still on the server: unknown, not zero
         try:
             raw_type = storage_dtype(t.dtype)
             with open(t.source.file, "rb") as f:
@@ -154,6 +160,13 @@ def _stored_alpha(checkpoint: Checkpoint, modules: dict[str, dict[str, TensorInf
             return None
         values.add(float(decode(np.frombuffer(raw, raw_type), t.dtype)[0]))
     return values.pop() if len(values) == 1 else None
+
+
+def _number(value: float) -> str:
+    """α as a person writes it (8, 0.5, 1e+04); an int beyond float range by its magnitude."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**15:
+        return units.count(value) if value.bit_length() > 1000 else f"{value:.3g}"
+    return f"{value:g}"
 
 
 def _share_text(adapter_params: int, base_params: int, where: str) -> str:
@@ -241,14 +254,24 @@ def _local_base_params(checkpoint: Checkpoint, base_name: Any) -> int:
             return 0
     except OSError:
         return 0
+    if _OPENING_BASE.get():
+        # this is itself a base being measured: its own base does not matter, and two adapters
+        # that name each other would otherwise open each other for ever
+        return 0
     from core.errors import CheckpointError
     from core.open import open_checkpoint
 
+    token = _OPENING_BASE.set(True)
     try:
         return open_checkpoint(candidate).totals.params
     except CheckpointError as error:
         checkpoint.warnings.append(f"the base model {base_name} could not be opened ({error})")
         return 0
+    finally:
+        _OPENING_BASE.reset(token)
+
+
+_OPENING_BASE: ContextVar[bool] = ContextVar("opening_base", default=False)
 
 
 def _hub_cache_snapshot(repo_id: str) -> Path | None:

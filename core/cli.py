@@ -1,4 +1,5 @@
-"""The command line: `info`, `stats` and `hparams`, on the same engine as the window.
+"""The command line: `info`, `stats`, `hparams`, `diff`, `spectrum` and `memory`, on the same engine
+as the window.
 
 Errors print one line naming the file and what is wrong, and exit with status 2. Nothing here
 imports Qt or torch.
@@ -15,6 +16,8 @@ from core import json_strict
 from core.errors import CheckpointError
 from core.info import info_json, info_text
 
+COMMANDS = ("info", "stats", "hparams", "diff", "spectrum", "memory")
+
 
 def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
     """The parser; only the sub-command `wanted` imports its module (`info` needs no numpy)."""
@@ -27,6 +30,13 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
     for name, module, help_text in (
         ("stats", "core.stats_cli", "exact statistics and histograms of tensors"),
         ("hparams", "core.hparams.cli", "the hyperparameters a model was trained with"),
+        (
+            "spectrum",
+            "core.spectrum_cli",
+            "eigenvalue spectra and heavy-tail metrics (α) per matrix",
+        ),
+        ("diff", "core.diff_cli", "what changed between two checkpoints, layer by layer"),
+        ("memory", "core.memory_cli", "the memory a model needs to run or train"),
     ):
         sub = commands.add_parser(name, help=help_text)
         if wanted is not None and wanted != name:
@@ -43,8 +53,10 @@ def _parser(wanted: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str]) -> int:
-    wanted = argv[0] if argv and argv[0] in ("info", "stats", "hparams") else None
+    wanted = argv[0] if argv and argv[0] in COMMANDS else None
     args = _parser(wanted).parse_args(argv)
+    if getattr(args, "path", None) is not None:  # diff takes two paths, a and b
+        args.path = _address(args.path)
     try:
         if args.command == "info":
             return _info(args)
@@ -60,6 +72,19 @@ def main(argv: list[str]) -> int:
         return 2
     except BrokenPipeError:
         return 0
+
+
+def _address(path: str) -> str:
+    """`org/name` that is no local path means the Hub repository of that name."""
+    from pathlib import Path
+
+    from core import remote
+
+    if remote.looks_remote(path) or Path(path).expanduser().exists():
+        return path
+    if remote.is_repo_name(path):
+        return "hf://" + path
+    return path
 
 
 def _info(args: Any) -> int:

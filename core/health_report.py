@@ -6,8 +6,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core import units
 from core.model import Checkpoint, ModuleNode
 from core.stats import TensorStats
+
+# How a finding reads after its count: (one, many).
+_FINDING_WORDS: dict[str, tuple[str, str]] = {
+    "nan": ("with NaN", "with NaN"),
+    "inf": ("with Inf", "with Inf"),
+    "dead": ("dead", "dead"),
+    "outliers": ("outlier", "outliers"),
+    "sparse": ("mostly zero", "mostly zero"),
+}
+
+
+def finding_text(flag: str, count: int) -> str:
+    """`1 outlier`, `17 outliers`, `2 with NaN`: a count of flagged tensors in words."""
+    one, many = _FINDING_WORDS.get(flag, (flag, flag))
+    return f"{units.exact(count)} {one if count == 1 else many}"
 
 
 @dataclass(slots=True)

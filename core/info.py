@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from core import units
+from core.json_strict import MAX_INT_BITS, huge_int_text
 from core.model import CATEGORIES, Checkpoint, ModuleNode, TensorInfo
 
 MEMORY_LABELS = {
@@ -19,6 +20,16 @@ MEMORY_LABELS = {
 }
 
 
+def _n(value: int) -> int | str:
+    """A count as JSON can hold it: a crafted header's count past Python's 4,300-digit limit
+    for printing an int becomes its magnitude in words."""
+    return huge_int_text(value) if value.bit_length() > MAX_INT_BITS else value
+
+
+def _counts(mapping: dict[str, int]) -> dict[str, int | str]:
+    return {key: _n(value) for key, value in mapping.items()}
+
+
 def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
     totals = checkpoint.totals
     return {
@@ -27,24 +38,24 @@ def info_json(checkpoint: Checkpoint) -> dict[str, Any]:
         "files": [str(f) for f in checkpoint.files],
         "alternatives": [str(f) for f in checkpoint.alternatives],
         "file_bytes": checkpoint.file_bytes,
-        "total_params": totals.params,
-        "total_buffers": totals.buffers,
-        "total_quant_state": totals.quant_state,
-        "total_bytes": totals.nbytes,
-        "counts": dict(totals.counts),
-        "roles": dict(totals.roles),
-        "categories": dict(totals.categories),
-        "dtypes": dict(totals.dtypes),
-        "optimizer_state": totals.optimizer_state,
-        "copies": totals.copies,
-        "training_state": totals.training_state,
-        "memory": dict(checkpoint.memory),
+        "total_params": _n(totals.params),
+        "total_buffers": _n(totals.buffers),
+        "total_quant_state": _n(totals.quant_state),
+        "total_bytes": _n(totals.nbytes),
+        "counts": _counts(totals.counts),
+        "roles": _counts(totals.roles),
+        "categories": _counts(totals.categories),
+        "dtypes": _counts(totals.dtypes),
+        "optimizer_state": _n(totals.optimizer_state),
+        "copies": _n(totals.copies),
+        "training_state": _n(totals.training_state),
+        "memory": _counts(checkpoint.memory),
         "tensors": [
             {
                 "name": t.name,
                 "shape": list(t.shape),
                 "dtype": t.dtype,
-                "numel": t.numel,
+                "numel": _n(t.numel),
                 "kind": t.kind,
                 "role": t.role,
                 "section": t.section,
@@ -70,18 +81,39 @@ def stored_shape(checkpoint: Checkpoint, t: TensorInfo) -> tuple[int, ...] | Non
     return None
 
 
-def _node_json(node: ModuleNode) -> dict[str, Any]:
-    return {
-        "name": node.name,
-        "path": node.path,
-        "weight": node.weight,
-        "bias": node.bias,
-        "other": node.other,
-        "buffer": node.buffer,
-        "quant": node.quant,
-        "params": node.params,
-        "children": [_node_json(child) for child in node.children.values()],
-    }
+# JSON readers refuse deep nesting (Python's own at about 500 levels of this tree): a name with a
+# thousand dots nests its modules this deep at most, the counts of what lies below still included.
+JSON_TREE_DEPTH = 100
+
+
+def _node_json(root: ModuleNode) -> dict[str, Any]:
+    """The tree as nested objects, made by a loop rather than a recursion as deep as a name."""
+
+    def fields(node: ModuleNode) -> dict[str, Any]:
+        return {
+            "name": node.name,
+            "path": node.path,
+            "weight": _n(node.weight),
+            "bias": _n(node.bias),
+            "other": _n(node.other),
+            "buffer": _n(node.buffer),
+            "quant": _n(node.quant),
+            "params": _n(node.params),
+            "children": [],
+        }
+
+    top = fields(root)
+    pending = [(root, top, 0)]
+    while pending:
+        node, made, level = pending.pop()
+        if level >= JSON_TREE_DEPTH and node.children:
+            made["children_not_shown"] = len(node.children)  # counted above, not listed
+            continue
+        for child in node.children.values():
+            child_json = fields(child)
+            made["children"].append(child_json)
+            pending.append((child, child_json, level + 1))
+    return top
 
 
 def info_text(checkpoint: Checkpoint, depth: int = 3) -> str:
@@ -170,6 +202,7 @@ _HEADER = (
     "State",
 )
 MAX_BLOCK_ROWS = 8
+MAX_TEXT_DEPTH = 100
 MAX_TENSOR_ROWS = 20  # tensors beside modules shown one per row, then summed up in a note
 
 
@@ -185,7 +218,8 @@ def _tree_table(checkpoint: Checkpoint, depth: int) -> list[str]:
     keep = [i for i in range(len(_HEADER)) if i not in hidden]
     header = tuple(_HEADER[i] for i in keep)
     rows: list[tuple[str, ...]] = []
-    _rows(checkpoint.tree, 0, depth, totals.params, rows)
+    # `_rows` recurses once per level shown: a few levels are what a table can show anyway
+    _rows(checkpoint.tree, 0, min(depth, MAX_TEXT_DEPTH), totals.params, rows)
     rows = [tuple(r[i] for i in keep) for r in rows]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     widths[0] = min(widths[0], 60)

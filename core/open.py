@@ -6,10 +6,10 @@ import gc
 from collections.abc import Callable
 from pathlib import Path
 
-from core import foreign, interrupt
+from core import foreign, interrupt, remote
 from core.adapters import describe as describe_adapters
 from core.errors import Cancelled, CheckpointError
-from core.memory import memory_table, totals_of
+from core.memory import impossible_counts, memory_table, totals_of
 from core.model import Checkpoint
 from core.roles import classify
 from core.sniff import read_head, resolve
@@ -23,6 +23,8 @@ def open_checkpoint(path: str | Path, progress: ProgressFn | None = None) -> Che
     """Open any supported checkpoint from its headers; raise CheckpointError for bad input."""
     # Opening allocates an object per tensor and module and frees none of them: the cyclic
     # collector would only rescan them, over and over (a third of the time for 100,000 tensors).
+    if isinstance(path, str) and remote.looks_remote(path):
+        return _open_remote(path, progress)
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -30,6 +32,26 @@ def open_checkpoint(path: str | Path, progress: ProgressFn | None = None) -> Che
     finally:
         if collecting:
             gc.enable()
+
+
+def _open_remote(address: str, progress: ProgressFn | None) -> Checkpoint:
+    """Fetch the headers an address names into a mirror (core/remote.py) and open that."""
+
+    def cancelled() -> bool:
+        if progress is not None:
+            progress(0, 3)  # raises Cancelled when the caller asked to stop
+        return False
+
+    mirror = remote.open_remote(address, cancelled=cancelled)
+    checkpoint = open_checkpoint(mirror.path, progress)
+    checkpoint.facts["remote"] = remote.describe(mirror)
+    checkpoint.facts["source"] = mirror.manifest.source or address
+    if mirror.offline:
+        checkpoint.warnings.append(
+            "the server could not be reached: this is the copy of the headers cached when it "
+            "was last opened"
+        )
+    return checkpoint
 
 
 def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
@@ -82,7 +104,7 @@ def _open(path: str | Path, progress: ProgressFn | None) -> Checkpoint:
         memory=memory_table(totals),
         metadata=result.metadata,
         hyperparams=dict(result.hyperparams),
-        warnings=result.warnings,
+        warnings=result.warnings + impossible_counts(result.tensors),
         facts=result.facts,
         file_bytes=sum(_size(f) for f in result.files),
         alternatives=list(located.alternatives),

@@ -62,7 +62,17 @@ _EXPORTED_WEIGHT = ("onnx::MatMul_", "onnx::Gemm_", "onnx::Conv_", "onnx::ConvTr
 
 
 # torch's RNN/LSTM/GRU (and their cells): weight_ih_l0, bias_hh_l1_reverse, weight_hr_l0 (proj)
-_RECURRENT_LEAF = re.compile(r"^(weight|bias)_(ih|hh|hr)(_l\d+)?(_reverse)?$")
+# and flat names of the same (g2p-en's NumPy `enc_w_ih`, `dec_b_hh`)
+_RECURRENT_LEAF = re.compile(r"^(?:\w+_)?(weight|bias|w|b)_(ih|hh|hr)(_l\d+)?(_reverse)?$")
+# flat names that say weight or bias by a last `w`/`b` (`fc_w`, `fc_b`; PaddlePaddle's `w_0`)
+_FLAT_WEIGHT = re.compile(r"^(?:\w+_)?w(_\d+)?$")
+_FLAT_BIAS = re.compile(r"^(?:\w+_)?b(_\d+)?$")
+# an embedding table named as such inside a flat name (`enc_emb`, `tok_emb`)
+_FLAT_EMBEDDING = re.compile(r"(^|_)emb(_|$)|embed", re.IGNORECASE)
+# word-vector tables as gensim names them (word2vec/doc2vec/fastText: input and output vectors)
+_VECTOR_TABLES = frozenset(
+    {"syn0", "syn1", "syn1neg", "vectors", "vectors_ngrams", "vectors_vocab", "vectors_docs"}
+)
 # Keras/TF: a layer with a recurrent kernel is recurrent, its input kernel and bias too
 _RECURRENT_SIBLING = "recurrent_kernel"
 # TensorFlow names the read of a variable after it: `dense/kernel/Read/ReadVariableOp:0`
@@ -83,7 +93,11 @@ def _kind_of_leaf(leaf: str) -> Kind:
         return "bias"
     recurrent = _RECURRENT_LEAF.match(leaf)
     if recurrent:
-        return "weight" if recurrent[1] == "weight" else "bias"
+        return "weight" if recurrent[1] in ("weight", "w") else "bias"
+    if _FLAT_WEIGHT.match(leaf):
+        return "weight"
+    if _FLAT_BIAS.match(leaf):
+        return "bias"
     for stored in ("_quantized", "_packed"):  # onnxruntime's `<w>_quantized`, compressed-tensors
         if leaf.endswith(stored) and len(leaf) > len(stored):
             return _kind_of_leaf(leaf[: -len(stored)])
@@ -166,7 +180,9 @@ def role_of(
     ):
         return "norm"
     if _is_embed_module(module_leaf) or (
-        (kind == "other" or leaf == "embeddings") and "embed" in leaf and ndim >= 2
+        (kind == "other" or leaf == "embeddings")
+        and (_FLAT_EMBEDDING.search(leaf) or leaf in _VECTOR_TABLES)
+        and ndim >= 2
     ):
         return "embedding"
     if kind == "weight":
@@ -201,11 +217,24 @@ def classify(tensors: Iterable[TensorInfo]) -> None:
             t.kind, t.role = t.role_hint
         if t.role == "quant":
             t.kind = "other"  # a scale or zero point, whatever its name
-        elif t.kind == "weight":
+        elif t.role == "embedding" and t.kind == "other":
+            t.kind = "weight"  # a table named as one (`enc_emb`) is a weight, as torch's is
+        if t.kind == "weight":
             weight_role.setdefault(module, t.role)
+    flat_weights = {
+        (module, leaf): t.role
+        for t, (module, leaf) in zip(tensors, split, strict=True)
+        if t.kind == "weight" and _FLAT_WEIGHT.match(leaf)
+    }
     for t, (module, leaf) in zip(tensors, split, strict=True):
         if t.kind == "bias" and t.role == "other":
             partner = weight_role.get(module)
+            flat = _FLAT_BIAS.match(leaf)
+            if flat:  # `fc_b` belongs with `fc_w`, whatever else shares the flat namespace
+                weight = (
+                    leaf[: flat.start(1) if flat[1] else len(leaf)][:-1] + "w" + (flat[1] or "")
+                )
+                partner = flat_weights.get((module, weight), partner)
             if leaf.endswith("_bias") and module:
                 # nn.MultiheadAttention: in_proj_bias belongs with in_proj_weight
                 partner = "linear"

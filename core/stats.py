@@ -5,6 +5,10 @@ Inf and zero counts, and over the finite values min, max, mean, population std (
 L2 norm and a histogram over [min, max] whose counts sum to the finite count — equal to numpy in
 float64 over the same values. Health flags say what looks wrong (`FLAGS` holds their meanings).
 
+The streaming layer lives in `core.analysis`: chunk sources (`sources`), the per-unit kernels
+(`kernels`) and the worker pool (`pool`); this module plans the passes, merges their results,
+caches them and builds depth series and heatmaps.
+
 How, and why this way:
 - Data is read from `TensorInfo.source` with `readinto` into one reused buffer of `chunk_bytes`,
   so memory stays flat for any tensor (touching a whole mmap would count every page in RSS).
@@ -33,16 +37,14 @@ How, and why this way:
 
 from __future__ import annotations
 
-import atexit
 import functools
 import math
 import os
-import queue
 import re
 import threading
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -50,24 +52,58 @@ from typing import Any
 
 import numpy as np
 
-from core import inflate
-from core.decode import decode, is_counted, pattern_values, storage_dtype
+from core import inflate, pbvalues, remote
+
+# The streaming layer lives in core.analysis (chunk sources, kernels, worker pool); its names are
+# re-exported here because callers and tests reach them through core.stats.
+from core.analysis import pool as _workers
+from core.analysis.kernels import (  # noqa: F401
+    _BINCOUNT_ELEMENTS,
+    _SMALL_COUNT,
+    _count_digits,
+    _Counted,
+    _dot,
+    _from_order_key,
+    _interpolated,
+    _Moments,
+    _moments_of,
+    _order_keys,
+    _ranks_needed,
+    _repeated,
+    _run_unit,
+    _run_unit_in_worker,
+    _Summary,
+    _unit_result,
+    _ValueCounts,
+)
+from core.analysis.pool import _get_pool, _Tracker, default_workers, shutdown_pool  # noqa: F401
+from core.analysis.sources import (  # noqa: F401
+    CHUNK_BYTES,
+    _checked,
+    _chunks,
+    _dequantized_chunks,
+    _extent,
+    _inflated_chunks,
+    _pieces,
+    _protobuf_chunks,
+    _raw_stream,
+    _strided_chunks,
+    _StridedFile,
+    _Unit,
+    statistics_possible,
+)
+from core.decode import decode, is_counted, storage_dtype
 from core.decode import is_supported as dtype_supported
 from core.dtypes import DTYPES
 from core.errors import Cancelled, CheckpointError
-from core.fileread import FileChanged, Version, check_unchanged, read_exact, version
+from core.fileread import Version, version
 from core.model import NOT_PARAMETERS, Checkpoint, DataSource, TensorInfo
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
 
-CHUNK_BYTES = 2 << 20  # bytes read at a time: big enough for speed, small enough to stay in cache
 UNIT_BYTES = 16 << 20  # largest piece of work handed to a worker process
 POOL_MIN_BYTES = 48 << 20  # below this, starting processes costs more than it saves
-_BINCOUNT_ELEMENTS = 1 << 18  # bincount casts to intp; this keeps that copy in cache
-# below this many elements, sorting the patterns beats counting into 65,536 slots and scanning
-# them: a model of 100,000 small tensors is checked 3x faster
-_SMALL_COUNT = 4096
 
 OUTLIER_SIGMAS = 10.0
 SPARSE_SHARE = 0.5
@@ -176,619 +212,6 @@ class TensorStats:
 
 
 @dataclass(slots=True)
-class _Moments:
-    """Mergeable running statistics; mean/m2 over finite values (m2 = Σ(x − mean)²)."""
-
-    numel: int = 0
-    nan: int = 0
-    inf: int = 0
-    zeros: int = 0
-    finite: int = 0
-    min: float = math.inf
-    max: float = -math.inf
-    mean: float = 0.0
-    m2: float = 0.0
-    abs_sum: float = 0.0
-
-    def merge(self, other: _Moments) -> None:
-        """Chan et al.'s pairwise update: exact combination of two groups' mean and m2."""
-        self.numel += other.numel
-        self.nan += other.nan
-        self.inf += other.inf
-        self.zeros += other.zeros
-        self.abs_sum += other.abs_sum
-        if other.finite == 0:
-            return
-        self.min = min(self.min, other.min)
-        self.max = max(self.max, other.max)
-        n = self.finite + other.finite
-        delta = other.mean - self.mean
-        self.mean += delta * other.finite / n
-        self.m2 += other.m2 + delta * delta * self.finite * other.finite / n
-        self.finite = n
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> float:
-    """Σ a·b without BLAS: OpenBLAS threads its dot product, and its threads spin against our
-    worker processes for the same cores (measured: 8 ms instead of 0.2 ms per 4 MiB)."""
-    return float(np.einsum("i,i->", a, b))
-
-
-def _moments_of(raw: np.ndarray) -> _Moments:
-    """Moments of one chunk of a wide type (float32/64, 32/64-bit ints), two-pass in the chunk.
-
-    Min, max, zeros and |x| are taken in the chunk's own float type (exact there); every sum is
-    accumulated in float64, and the deviations are float64, as numpy over float64 values would.
-    """
-    result = _Moments(numel=int(raw.size))
-    values = raw if raw.dtype.kind == "f" else raw.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):  # Inf − Inf: we look at the values next
-        total = float(np.add.reduce(values, dtype=np.float64))
-    if not math.isfinite(total):  # NaN or ±Inf somewhere: count them, keep the finite values
-        finite = np.isfinite(values)
-        result.nan = int(np.count_nonzero(np.isnan(values)))
-        result.inf = int(values.size - np.count_nonzero(finite)) - result.nan
-        values = values[finite]
-        total = float(np.add.reduce(values, dtype=np.float64))
-    n = int(values.size)
-    if n:
-        result.finite = n
-        result.min = float(values.min())
-        result.max = float(values.max())
-        result.mean = total / n
-        deviations = np.subtract(values, result.mean, dtype=np.float64)
-        result.m2 = float(_dot(deviations, deviations))
-        result.abs_sum = float(np.add.reduce(np.abs(values), dtype=np.float64))
-        result.zeros = n - int(np.count_nonzero(values))
-    return result
-
-
-@dataclass(slots=True)
-class _Counted:
-    """How often each bit pattern occurs in a ≤ 16-bit tensor (only the patterns present).
-
-    Patterns are kept in the order of their values (NaN last), so one tensor's statistics need
-    no sorting; workers do that sort, off the main process.
-    """
-
-    dtype: str
-    patterns: np.ndarray  # uint16 / uint8, ascending by value
-    counts: np.ndarray  # int64
-
-    @property
-    def nbytes(self) -> int:
-        return self.patterns.nbytes + self.counts.nbytes
-
-    @staticmethod
-    def from_dense(dtype: str, dense: np.ndarray) -> _Counted:
-        present = np.flatnonzero(dense)
-        present = present[np.argsort(pattern_values(dtype)[present], kind="stable")]
-        small = np.uint8 if len(dense) <= 256 else np.uint16
-        return _Counted(dtype, present.astype(small), dense[present].astype(np.int64))
-
-    @staticmethod
-    def empty(dtype: str) -> _Counted:
-        return _Counted(dtype, np.zeros(0, np.uint16), np.zeros(0, np.int64))
-
-    def add_to(self, dense: np.ndarray) -> None:
-        dense[self.patterns] += self.counts
-
-
-@dataclass(slots=True)
-class _ValueCounts:
-    """Values in ascending order (NaN last) and how often each occurs: exact statistics follow."""
-
-    values: np.ndarray  # float64
-    counts: np.ndarray  # int64
-
-    @staticmethod
-    def of(parts: Sequence[_Counted]) -> _ValueCounts:
-        """From the pattern counts of one or more ≤ 16-bit tensors (repeated values are fine)."""
-        values = [pattern_values(p.dtype)[p.patterns] for p in parts]
-        if len(parts) == 1:  # already in value order
-            return _ValueCounts(values[0], parts[0].counts)
-        v, c = np.concatenate(values), np.concatenate([p.counts for p in parts])
-        order = np.argsort(v, kind="stable")
-        return _ValueCounts(v[order], c[order])
-
-    def moments(self) -> _Moments:
-        v, c = self.values, self.counts
-        finite = np.isfinite(v)
-        result = _Moments(numel=int(c.sum()))
-        result.nan = int(c[np.isnan(v)].sum())
-        result.inf = int(c[np.isinf(v)].sum())
-        v, c = v[finite], c[finite]
-        n = int(c.sum())
-        if n:
-            weights = c.astype(np.float64)  # exact: counts stay far below 2**53
-            result.finite = n
-            result.min = float(v[0])
-            result.max = float(v[-1])
-            result.mean = float(_dot(weights, v)) / n
-            deviations = v - result.mean
-            result.m2 = float(_dot(weights, deviations * deviations))
-            result.abs_sum = float(_dot(weights, np.abs(v)))
-            result.zeros = int(c[v == 0].sum())
-        return result
-
-    def histogram(self, bins: int, lo: float, hi: float) -> np.ndarray:
-        """np.histogram's own binning of each distinct value, weighted by its count."""
-        finite = np.isfinite(self.values)
-        counts, _ = np.histogram(
-            self.values[finite], bins, range=(lo, hi), weights=self.counts[finite].astype(float)
-        )
-        return np.rint(counts).astype(np.int64)
-
-    def percentiles(self, percents: Sequence[float]) -> dict[float, float]:
-        """numpy's default ('linear') percentiles of the finite values, from the counts."""
-        finite = np.isfinite(self.values)
-        v, c = self.values[finite], self.counts[finite]
-        n = int(c.sum())
-        if n == 0:
-            return {}
-        ends = np.cumsum(c)  # order statistics ends[i-1] … ends[i]-1 have value v[i]
-        return _interpolated(
-            percents, n, lambda rank: float(v[np.searchsorted(ends, rank, side="right")])
-        )
-
-
-def _ranks_needed(percents: Sequence[float], n: int) -> set[int]:
-    """The order statistics numpy's linear percentiles of n values interpolate between."""
-    found = set()
-    for p in percents:
-        below = math.floor((n - 1) * (p / 100.0))
-        found.update((below, min(below + 1, n - 1)))
-    return found
-
-
-def _interpolated(
-    percents: Sequence[float], n: int, value_at: Callable[[int], float]
-) -> dict[float, float]:
-    """numpy's default ('linear') percentiles of n sorted values, given the value at a rank."""
-    result: dict[float, float] = {}
-    for p in percents:
-        position = (n - 1) * (p / 100.0)  # numpy: q / 100 first, then × (n − 1)
-        below = math.floor(position)
-        frac = position - below
-        a, b = value_at(below), value_at(min(below + 1, n - 1))
-        # numpy's _lerp: interpolate from the nearer end for accuracy
-        result[p] = float(a + (b - a) * frac if frac < 0.5 else b - (b - a) * (1 - frac))
-    return result
-
-
-@dataclass(slots=True)
-class _Summary:
-    """What one pass leaves of a tensor: its moments, and its pattern counts if ≤ 16-bit."""
-
-    moments: _Moments
-    counted: _Counted | None
-
-    @property
-    def nbytes(self) -> int:
-        return 200 + (self.counted.nbytes if self.counted else 0)
-
-
-# --- reading ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """A piece of work a worker process can do alone: read a byte range (or a strided view)."""
-
-    file: str
-    offset: int
-    nbytes: int
-    dtype: str
-    mode: str  # "count" (bit patterns), "moments", or "hist"
-    shape: tuple[int, ...] | None = None  # set for strided views
-    strides: tuple[int, ...] | None = None
-    bins: int = 0
-    lo: float = 0.0
-    hi: float = 0.0
-    nonfinite: bool = True  # for "hist": whether NaN/Inf must be filtered out
-    chunk_bytes: int = CHUNK_BYTES
-    encoding: str = ""  # a GGML block type: chunks are dequantised float32 values
-    shift: int = 0  # for "digits": which 16 bits of the order key to count
-    prefixes: tuple[int, ...] = ()  # for "digits": only keys whose higher bits are one of these
-    version: Version | None = None  # the file as the request found it: checked every chunk
-    repeat: int = 1  # how often each value read stands in the tensor (its stride-0 axes)
-
-    def check(self) -> None:
-        if self.version is not None:
-            check_unchanged(self.file, self.version)
-
-
-def _chunks(
-    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
-) -> Iterator[np.ndarray]:
-    """Raw elements of the unit, a bounded chunk at a time (each chunk valid until the next)."""
-    if inflate.is_deflate(unit.encoding):
-        yield from _inflated_chunks(unit, cancelled, advance)
-        return
-    if unit.encoding:
-        yield from _dequantized_chunks(unit, cancelled, advance)
-        return
-    if unit.strides is not None:
-        yield from _strided_chunks(unit, cancelled, advance)
-        return
-    raw = storage_dtype(unit.dtype)
-    step = max(raw.itemsize, unit.chunk_bytes // raw.itemsize * raw.itemsize)
-    buffer = bytearray(min(step, unit.nbytes))
-    view = memoryview(buffer)
-    with open(unit.file, "rb", buffering=0) as handle:
-        handle.seek(unit.offset)
-        remaining = unit.nbytes
-        while remaining > 0:
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            size = min(len(buffer), remaining)
-            read_exact(handle, view[:size], unit.file, unit.version)
-            unit.check()
-            yield np.frombuffer(buffer, raw, count=size // raw.itemsize)
-            remaining -= size
-            if advance is not None:
-                advance(size)
-
-
-def _inflated_chunks(
-    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
-) -> Iterator[np.ndarray]:
-    """Raw elements of a deflate-compressed array (`np.savez_compressed`), a chunk at a time."""
-    source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
-    chunks = inflate.iter_raw(source, storage_dtype(unit.dtype), unit.chunk_bytes)
-    for values, consumed in _checked(unit, chunks):
-        if cancelled is not None and cancelled():
-            raise Cancelled
-        if values.size:
-            yield values
-        if advance is not None and consumed:
-            advance(consumed)
-
-
-def _dequantized_chunks(
-    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
-) -> Iterator[np.ndarray]:
-    """float32 values of a block-quantised tensor, dequantised a bounded run of blocks at a time
-    by gguf's own code (core.dequant); the statistics are those of the values the model uses."""
-    from core import dequant
-
-    source = DataSource(Path(unit.file), unit.offset, unit.nbytes, encoding=unit.encoding)
-    block, block_bytes = dequant.block_geometry(unit.encoding)
-    for values in _checked(unit, dequant.iter_values(source, unit.chunk_bytes)):
-        if cancelled is not None and cancelled():
-            raise Cancelled
-        yield values
-        if advance is not None:
-            advance(values.size // block * block_bytes)
-
-
-def _checked(unit: _Unit, chunks: Iterator[Any]) -> Iterator[Any]:
-    """The chunks of a reader that opens the file itself, each after checking the file did not
-    change; a short read of a file that changed is reported as the change."""
-    try:
-        for chunk in chunks:
-            unit.check()
-            yield chunk
-    except FileChanged:
-        raise
-    except CheckpointError:
-        unit.check()
-        raise
-
-
-def statistics_possible(t: TensorInfo) -> bool:
-    """Whether this engine can read the tensor's values (complex and fp4 tensors, and GGML types
-    gguf cannot dequantise, are not yet)."""
-    if t.source is None:
-        return False
-    if inflate.is_deflate(t.source.encoding):
-        return dtype_supported(t.dtype)
-    if t.source.encoding:
-        from core import dequant
-
-        return dequant.supported(t.source.encoding)
-    return dtype_supported(t.dtype)
-
-
-def _strided_chunks(
-    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
-) -> Iterator[np.ndarray]:
-    """Elements of a strided view, a bounded stretch of storage at a time.
-
-    Statistics do not depend on order, so the axes are visited in storage order (largest stride
-    first): each piece then lies in one stretch of the file, read with `readinto`.
-    """
-    raw = storage_dtype(unit.dtype)
-    assert unit.shape is not None and unit.strides is not None
-    order = sorted(range(len(unit.shape)), key=lambda axis: -unit.strides[axis])
-    shape = tuple(unit.shape[axis] for axis in order)
-    strides = tuple(unit.strides[axis] for axis in order)
-    with _StridedFile(unit, raw) as reader:
-        for offset, piece_shape, piece_strides in _pieces(shape, strides, reader.limit):
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            chunk = reader.read(offset, piece_shape, piece_strides).reshape(-1)
-            yield chunk
-            if advance is not None:
-                advance(chunk.nbytes)
-
-
-def _extent(shape: Sequence[int], strides: Sequence[int]) -> int:
-    """Elements of storage a strided view spans, from its first element to its last."""
-    return 1 + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))
-
-
-def _pieces(
-    shape: tuple[int, ...], strides: tuple[int, ...], limit: int
-) -> Iterator[tuple[int, tuple[int, ...], tuple[int, ...]]]:
-    """(storage offset, shape, strides) of sub-views of a strided view, in its C order, each with
-    at most `limit` elements spanning at most `limit` elements of storage (one element always
-    fits), so reading one costs a bounded buffer however the view is laid out."""
-    count = math.prod(shape)
-    if count == 0:
-        return
-    if len(shape) == 0 or (count <= limit and _extent(shape, strides) <= limit):
-        yield 0, shape, strides
-        return
-    step = strides[0]
-    if len(shape) == 1:
-        per = max(1, min(limit, limit // step if step else limit))
-        for start in range(0, shape[0], per):
-            yield start * step, (min(per, shape[0] - start),), strides
-        return
-    rest, rest_strides = shape[1:], strides[1:]
-    row, row_extent = math.prod(rest), _extent(rest, rest_strides)
-    if row <= limit and row_extent <= limit:
-        rows = min(limit // row, (limit - row_extent) // step + 1 if step else limit // row)
-        rows = max(1, rows)
-        for start in range(0, shape[0], rows):
-            yield start * step, (min(rows, shape[0] - start), *rest), strides
-        return
-    for index in range(shape[0]):
-        for offset, sub_shape, sub_strides in _pieces(rest, rest_strides, limit):
-            yield index * step + offset, (1, *sub_shape), (step, *sub_strides)
-
-
-class _StridedFile:
-    """Pieces of a strided view read from the file with `readinto` into one reused buffer."""
-
-    def __init__(self, unit: _Unit, raw: np.dtype) -> None:
-        if unit.strides is not None and min(unit.strides, default=0) < 0:
-            raise CheckpointError(unit.file, "a tensor has negative strides", "corrupt file")
-        self.unit, self.raw = unit, raw
-        self.limit = max(1, unit.chunk_bytes // raw.itemsize)
-        self.buffer = bytearray(min(self.limit, max(1, unit.nbytes // raw.itemsize)) * raw.itemsize)
-        self.handle = open(unit.file, "rb", buffering=0)  # noqa: SIM115 - closed by __exit__
-
-    def __enter__(self) -> _StridedFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.handle.close()
-
-    def read(self, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
-        """The piece at element `offset` of the unit's storage, contiguous (a view of the
-        buffer when the piece already is: valid until the next read)."""
-        itemsize, unit = self.raw.itemsize, self.unit
-        span = _extent(shape, strides)
-        if (offset + span) * itemsize > unit.nbytes:
-            raise CheckpointError(
-                unit.file,
-                "a strided tensor reaches beyond the bytes its storage holds",
-                "corrupt file",
-            )
-        view = memoryview(self.buffer)[: span * itemsize]
-        self.handle.seek(unit.offset + offset * itemsize)
-        read_exact(self.handle, view, unit.file, unit.version)
-        unit.check()
-        flat = np.frombuffer(self.buffer, self.raw, count=span)
-        byte_strides = tuple(s * itemsize for s in strides)
-        piece = np.lib.stride_tricks.as_strided(flat, shape, byte_strides, writeable=False)
-        return np.ascontiguousarray(piece)
-
-    def gather(self, offset: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
-        """The view at element `offset` as a new C-ordered array, read piece by piece."""
-        out = np.empty(math.prod(shape), self.raw)
-        at = 0
-        for start, piece_shape, piece_strides in _pieces(shape, strides, self.limit):
-            piece = self.read(offset + start, piece_shape, piece_strides).reshape(-1)
-            out[at : at + piece.size] = piece
-            at += piece.size
-        return out.reshape(shape)
-
-
-def _run_unit(
-    unit: _Unit,
-    cancelled: CancelledFn | None = None,
-    advance: Callable[[int], None] | None = None,
-) -> Any:
-    """Do one unit: pattern counts (`_Counted`), `_Moments`, or histogram counts (ndarray)."""
-    result = _unit_result(unit, cancelled, advance)
-    return result if unit.repeat == 1 else _repeated(result, unit.repeat)
-
-
-def _repeated(result: Any, times: int) -> Any:
-    """A unit's result as if each value read had been read `times` times: exact for counts,
-    moments (the mean, min and max stay, m2 and the sums scale) and so every statistic."""
-    if isinstance(result, _Counted):
-        return replace(result, counts=result.counts * times)
-    if isinstance(result, _Moments):
-        return replace(
-            result,
-            numel=result.numel * times,
-            nan=result.nan * times,
-            inf=result.inf * times,
-            zeros=result.zeros * times,
-            finite=result.finite * times,
-            m2=result.m2 * times,
-            abs_sum=result.abs_sum * times,
-        )
-    return result * times  # histogram or digit counts
-
-
-def _unit_result(
-    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
-) -> Any:
-    if unit.mode == "count":
-        bits = DTYPES[unit.dtype].bits
-        unsigned = np.uint16 if bits == 16 else np.uint8
-        elements = math.prod(unit.shape) if unit.shape is not None else unit.nbytes * 8 // bits
-        if elements <= _SMALL_COUNT:
-            # copies: a chunk's buffer is reused for the next one
-            parts = [chunk.view(unsigned).copy() for chunk in _chunks(unit, cancelled, advance)]
-            seen = np.concatenate(parts) if parts else np.zeros(0, unsigned)
-            present, counts = np.unique(seen, return_counts=True)
-            order = np.argsort(pattern_values(unit.dtype)[present], kind="stable")
-            return _Counted(unit.dtype, present[order], counts[order].astype(np.int64))
-        counts = np.zeros(1 << bits, np.int64)
-        for chunk in _chunks(unit, cancelled, advance):
-            patterns = chunk.view(unsigned)
-            for start in range(0, patterns.size, _BINCOUNT_ELEMENTS):
-                part = patterns[start : start + _BINCOUNT_ELEMENTS]
-                counts += np.bincount(part, minlength=1 << bits)
-        return _Counted.from_dense(unit.dtype, counts)  # sparse: less to send back
-    if unit.mode == "digits":
-        return _count_digits(unit, cancelled, advance)
-    if unit.mode == "moments":
-        total = _Moments()
-        for chunk in _chunks(unit, cancelled, advance):
-            total.merge(_moments_of(chunk))
-        return total
-    counts = np.zeros(unit.bins, np.int64)
-    # float64 edges (numpy scalars, not Python floats) make np.histogram compare and bin float32
-    # data in float64, exactly as over float64 values; it converts block by block, no full copy.
-    span = (np.float64(unit.lo), np.float64(unit.hi))
-    for chunk in _chunks(unit, cancelled, advance):
-        values = chunk if chunk.dtype.kind == "f" else chunk.astype(np.float64)
-        if unit.nonfinite:
-            values = values[np.isfinite(values)]
-        counts += np.histogram(values, unit.bins, range=span)[0]
-    return counts
-
-
-def _order_keys(values: np.ndarray, nonfinite: bool) -> np.ndarray:
-    """Unsigned integers that sort as the finite values do (IEEE floats: flip every bit of a
-    negative number, only the sign bit of a positive one; signed ints: flip the sign bit)."""
-    kind, width = values.dtype.kind, values.dtype.itemsize * 8
-    unsigned = np.dtype(f"<u{width // 8}")
-    if kind == "u":
-        return values
-    sign = unsigned.type(1 << (width - 1))
-    if kind == "i":
-        return values.view(unsigned) ^ sign
-    if nonfinite:
-        values = values[np.isfinite(values)]
-    negative = (values.view(f"<i{width // 8}") >> (width - 1)).view(unsigned)  # 0 or all ones
-    return values.view(unsigned) ^ (negative | sign)
-
-
-def _from_order_key(key: int, dtype: np.dtype) -> float:
-    width = dtype.itemsize * 8
-    unsigned = np.dtype(f"<u{width // 8}")
-    if dtype.kind == "f":
-        sign = 1 << (width - 1)
-        key = key ^ sign if key & sign else ~key & ((1 << width) - 1)
-    elif dtype.kind == "i":
-        key ^= 1 << (width - 1)
-    return float(np.array(key, unsigned).view(dtype.newbyteorder("<")))
-
-
-def _count_digits(
-    unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
-) -> np.ndarray:
-    """One radix-select pass: how often each 16-bit digit at `unit.shift` of the order keys
-    occurs, per wanted prefix (the key's bits above the digit), one row per prefix."""
-    rows = max(1, len(unit.prefixes))
-    counts = np.zeros((rows, 1 << 16), np.int64)
-    above = unit.shift + 16
-    for chunk in _chunks(unit, cancelled, advance):
-        keys = _order_keys(chunk, unit.nonfinite)
-        for start in range(0, keys.size, _BINCOUNT_ELEMENTS):
-            part = keys[start : start + _BINCOUNT_ELEMENTS]
-            if not unit.prefixes:  # the top digit: every key counts
-                counts[0] += np.bincount((part >> unit.shift).astype(np.intp), minlength=1 << 16)
-                continue
-            top = part >> above
-            for row, prefix in enumerate(unit.prefixes):
-                chosen = part[top == prefix]
-                if chosen.size:
-                    digits = ((chosen >> unit.shift) & 0xFFFF).astype(np.intp)
-                    counts[row] += np.bincount(digits, minlength=1 << 16)
-    return counts
-
-
-def _run_unit_in_worker(unit: _Unit) -> Any:
-    """Worker-process entry: CheckpointError does not survive pickling, so send its parts."""
-    try:
-        return _run_unit(unit)
-    except CheckpointError as error:
-        changed = error.detail if isinstance(error, FileChanged) else None
-        return ("error", str(error.path), error.what, error.hint, changed)
-
-
-# --- parallel execution ----------------------------------------------------------------------------
-
-_pool: futures.ProcessPoolExecutor | None = None
-_pool_workers = 0
-_pool_lock = threading.Lock()
-
-
-def default_workers() -> int:
-    """Worker processes for big jobs: PARAMSCOPE_WORKERS, else one per core (at most 8)."""
-    configured = os.environ.get("PARAMSCOPE_WORKERS")
-    if configured is not None and configured.strip().isdigit():
-        return int(configured)
-    return min(os.cpu_count() or 1, 8)
-
-
-def _get_pool(workers: int) -> futures.ProcessPoolExecutor:
-    global _pool, _pool_workers
-    with _pool_lock:
-        if _pool is None or _pool_workers != workers:
-            if _pool is not None:
-                _pool.shutdown(wait=True, cancel_futures=True)
-            from core import isolated
-
-            # fork only while this process has one Python thread and no Qt (the command line):
-            # it costs milliseconds. In the window use forkserver/spawn, because a forked child
-            # can inherit a lock that another thread held. One rule for every worker process.
-            context = isolated.context()
-            from core.parentwatch import watch_parent
-
-            _pool = futures.ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=watch_parent
-            )
-            _pool_workers = workers
-        return _pool
-
-
-def shutdown_pool() -> None:
-    """Stop the worker processes (at exit, or to measure memory without them)."""
-    global _pool
-    with _pool_lock:
-        if _pool is not None:
-            _pool.shutdown(wait=True, cancel_futures=True)
-            _pool = None
-
-
-atexit.register(shutdown_pool)
-
-
-class _Tracker:
-    """Progress over several passes: bytes done out of bytes planned."""
-
-    def __init__(self, total: int, progress: ProgressFn | None) -> None:
-        self.total = max(total, 0)
-        self.done = 0
-        self.progress = progress
-
-    def advance(self, nbytes: int) -> None:
-        self.done += nbytes
-        if self.progress is not None:
-            self.progress(min(self.done, self.total), self.total)
-
-
-@dataclass(slots=True)
 class _Context:
     """What every pass of one request shares: progress, cancellation, workers, chunk size."""
 
@@ -814,7 +237,11 @@ def _run_units(units: list[_Unit], ctx: _Context, collect: Collect) -> None:
     workers = default_workers() if ctx.workers is None else ctx.workers
     if workers > 1 and total >= POOL_MIN_BYTES and len(units) > 1:
         try:
-            _run_in_pool(units, ctx, workers, collect, done)
+            tasks = [(_run_unit_in_worker, (unit,)) for unit in units]
+            sizes = [unit.nbytes for unit in units]
+            _workers.run_in_pool(
+                tasks, sizes, workers, ctx.cancelled, ctx.tracker.advance, collect, done
+            )
             return
         except futures.process.BrokenProcessPool:
             shutdown_pool()  # a worker died (killed, out of memory): finish the rest here
@@ -823,39 +250,11 @@ def _run_units(units: list[_Unit], ctx: _Context, collect: Collect) -> None:
             collect(index, _run_unit(unit, ctx.cancelled, ctx.tracker.advance))
 
 
-def _run_in_pool(
-    units: list[_Unit], ctx: _Context, workers: int, collect: Collect, done: set[int]
-) -> None:
-    pool = _get_pool(workers)
-    finished: queue.SimpleQueue[futures.Future] = queue.SimpleQueue()
-    pending: dict[futures.Future, int] = {}
-    for index, unit in enumerate(units):
-        future = pool.submit(_run_unit_in_worker, unit)
-        pending[future] = index
-        future.add_done_callback(finished.put)  # O(1) per result, even for thousands of units
-    try:
-        while pending:
-            if ctx.cancelled is not None and ctx.cancelled():
-                raise Cancelled
-            try:
-                future = finished.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            index = pending.pop(future)
-            result = future.result()
-            if isinstance(result, tuple) and result and result[0] == "error":
-                _, path, what, hint, changed = result
-                if changed is not None:
-                    raise FileChanged(path, changed)
-                raise CheckpointError(path, what, hint)
-            collect(index, result)
-            done.add(index)
-            ctx.tracker.advance(units[index].nbytes)
-    finally:
-        # Leave nothing running: drop what has not started, wait for what has (≤ one unit each).
-        for future in pending:
-            future.cancel()
-        futures.wait(pending)
+def __getattr__(name: str) -> Any:
+    """The live worker pool (`core.analysis.pool._pool`), which changes after import."""
+    if name in ("_pool", "_pool_workers"):
+        return getattr(_workers, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # --- caches ----------------------------------------------------------------------------------------
@@ -925,7 +324,10 @@ def _readable(t: TensorInfo):  # -> DataSource
             "the data of this tensor cannot be read",
             "the file does not hold its storage",
         )
-    if source.encoding and not inflate.is_deflate(source.encoding):
+    if remote.missing_bytes(source.file, source.offset, source.nbytes):
+        # a remote model's mirror holds headers only: its holes must never read as zeros
+        remote.require(source.file, source.offset, source.nbytes)
+    if source.encoding and not _raw_stream(source.encoding):
         if not statistics_possible(t):
             raise CheckpointError(
                 source.file,
@@ -1182,7 +584,7 @@ def _histograms_for(
 def _key_dtype(t: TensorInfo) -> np.dtype:
     """The type whose bits the order keys of a wide tensor are made from."""
     encoding = _readable(t).encoding
-    if encoding and not inflate.is_deflate(encoding):
+    if encoding and not _raw_stream(encoding):
         return np.dtype(np.float32)  # dequantised GGML blocks
     return storage_dtype(t.dtype)
 
@@ -1241,26 +643,52 @@ def _histogram_range(
     moments: _Moments, value_range: tuple[float, float] | None
 ) -> tuple[float, float]:
     lo, hi = value_range if value_range is not None else (moments.min, moments.max)
-    if lo == hi:  # numpy widens an empty range the same way
-        lo, hi = lo - 0.5, hi + 0.5
-    return float(lo), float(hi)
+    lo, hi = float(lo), float(hi)
+    # numpy widens an empty range by ±0.5; at the magnitude of int64's extremes (9.2e18) 0.5 is
+    # lost in rounding and np.histogram fails, so the room is at least a sliver of the value
+    room = max(abs(lo), abs(hi)) * 2.0**-30
+    if hi - lo <= room:
+        middle, half = lo / 2 + hi / 2, max(0.5, room)
+        lo, hi = middle - half, middle + half
+    return lo, hi
 
 
-def _flags(m: _Moments, std: float | None) -> list[str]:
+def _is_index(dtype: str) -> bool:
+    """Masks, token type ids, shape and index constants: a constant or mostly-zero one is what
+    it should be, never "dead" or "sparse". 8-bit integers stay checked: they are quantised
+    weights more often than indices."""
+    d = DTYPES.get(dtype)
+    return d is not None and (
+        d.category == "bool" or (d.category in ("int", "uint") and d.bits > 8)
+    )
+
+
+def _flags(m: _Moments, std: float | None, index: bool = False) -> list[str]:
     flags = []
     if m.nan:
         flags.append("nan")
     if m.inf:
         flags.append("inf")
     if m.finite > 1 and m.min == m.max:
-        flags.append("dead")
+        if not index:
+            flags.append("dead")
     elif std is not None and std > 0:
         extreme = max(m.mean - m.min, m.max - m.mean)
         if extreme > OUTLIER_SIGMAS * std:
             flags.append("outliers")
-    if m.numel > 1 and m.min != m.max and m.zeros > SPARSE_SHARE * m.numel:
+    if not index and m.numel > 1 and m.min != m.max and m.zeros > SPARSE_SHARE * m.numel:
         flags.append("sparse")
     return flags
+
+
+def _group_flags(kinds: dict[tuple[str, bool], _Moments]) -> list[str]:
+    """Flags of several tensors: each kind (role, index or not) flagged on its own, so that a
+    module holding weights near 0 and norm gains near 1 is not "outliers" for the mixture."""
+    found: list[str] = []
+    for (_, index), m in kinds.items():
+        std = math.sqrt(m.m2 / m.finite) if m.finite else None
+        found.extend(f for f in _flags(m, std, index) if f not in found)
+    return [flag for flag in FLAGS if flag in found]
 
 
 class _Accumulator:
@@ -1277,9 +705,11 @@ class _Accumulator:
         self.dense: dict[str, np.ndarray] = {}
         self.wide_tensors: list[tuple[TensorInfo, tuple]] = []
         self.tensors: list[TensorInfo] = []
+        self.kinds: dict[tuple[str, bool], _Moments] = {}  # for the flags: per kind of tensor
 
     def add(self, t: TensorInfo, key: tuple, summary: _Summary) -> None:
         self.tensors.append(t)
+        self.kinds.setdefault((t.role, _is_index(t.dtype)), _Moments()).merge(summary.moments)
         if summary.counted is not None:
             self.counted.append(summary.counted)
             if len(self.counted) > 8:
@@ -1343,6 +773,7 @@ class _Accumulator:
             counts,
             percentiles=percentiles,
             tensors=len(self.tensors),
+            flags=_group_flags(self.kinds) if len(self.tensors) > 1 else None,
         )
 
 
@@ -1358,10 +789,14 @@ def stats_from_moments(
     counts: np.ndarray,
     percentiles: dict[float, float] | None = None,
     tensors: int = 1,
+    flags: list[str] | None = None,
 ) -> TensorStats:
-    """The published statistics of merged moments and a histogram over `edges`."""
+    """The published statistics of merged moments and a histogram over `edges`; `flags` are
+    those of the whole when not given (right for one tensor, not for a mixture of kinds)."""
     finite = total.finite
     std = math.sqrt(total.m2 / finite) if finite else None
+    if flags is None:
+        flags = _flags(total, std, _is_index(dtype))
     return TensorStats(
         name=name,
         dtype=dtype,
@@ -1379,7 +814,7 @@ def stats_from_moments(
         l2=math.sqrt(total.m2 + finite * total.mean * total.mean) if finite else None,
         edges=edges,
         counts=counts,
-        flags=_flags(total, std),
+        flags=flags,
         percentiles=percentiles,
         tensors=tensors,
         outside=finite - int(counts.sum()) if len(counts) else 0,
@@ -1818,7 +1253,11 @@ def heatmap(
     shape2d = matrix_shape(t)
     source = _readable(t)
     if source.encoding:
-        what = "compressed arrays" if inflate.is_deflate(source.encoding) else source.encoding
+        what = source.encoding
+        if inflate.is_deflate(source.encoding):
+            what = "compressed arrays"
+        elif pbvalues.is_protobuf(source.encoding):
+            what = "values stored as protobuf numbers"
         raise CheckpointError(source.file, f"{t.name}: heatmaps of {what} are not supported yet")
     if shape2d is None:
         raise CheckpointError(

@@ -67,7 +67,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --tensor: the values as stored, integers included (the default)",
     )
+    parser.add_argument(
+        "--fetch",
+        action="store_true",
+        help="a remote model: download the chosen tensors' bytes first (their size is printed)",
+    )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def _fetch(checkpoint: Any, args: argparse.Namespace) -> None:
+    """Download the byte ranges the request reads from a remote model, saying how much first."""
+    from core import remote
+
+    if args.all or args.module == "":
+        tensors = [t for t in checkpoint.tensors if t.source is not None]
+    elif args.module is not None:
+        prefix = args.module + "."
+        tensors = [t for t in checkpoint.tensors if t.source and t.name.startswith(prefix)]
+    else:
+        tensors = [t for n in args.tensor if (t := checkpoint.tensor(n)) and t.source]
+        if args.effective:  # the scales and zero points beside a quantised weight are read too
+            tensors = [
+                t
+                for t in checkpoint.tensors
+                if t.source
+                and any(t.name.startswith(n.rsplit(".", 1)[0] + ".") for n in args.tensor)
+            ]
+    need = sum(
+        remote.missing_bytes(t.source.file, t.source.offset, t.source.nbytes) for t in tensors
+    )
+    if not need:
+        return
+    print(
+        f"paramscope: fetching {units.size(need)} ({units.exact(need)} bytes) of "
+        f"{len(tensors)} tensor(s) from {checkpoint.facts.get('source', 'the server')}",
+        file=sys.stderr,
+    )
+    for t in tensors:
+        remote.fetch_range(t.source.file, t.source.offset, t.source.nbytes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         checkpoint = open_checkpoint(args.path)
+        if args.fetch and "remote" in checkpoint.facts:
+            _fetch(checkpoint, args)
         progress = _progress_printer() if sys.stderr.isatty() else None
         options: dict[str, Any] = {"progress": progress, "workers": args.workers}
         if args.all:

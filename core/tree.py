@@ -18,11 +18,25 @@ def build_tree(tensors: list[TensorInfo]) -> ModuleNode:
         if node is None:
             node = _make_path(module, nodes)
         node.tensors.append(t)
-    _order_numbered_children(root)
-    _order_wide_levels(root)
-    _count(root)
-    _group_wide_levels(root)
+    # A name may hold a thousand dots: every walk below is a loop over the nodes, not a
+    # recursion as deep as the name.
+    top_down = _top_down(root)
+    for node in top_down:
+        _order_numbered_children(node)
+        _order_wide_levels(node)
+    for node in reversed(top_down):  # children before their parent
+        _add_up(node)
+    for node in top_down:
+        _group_wide_levels(node)
     return root
+
+
+def _top_down(root: ModuleNode) -> list[ModuleNode]:
+    """Every node under `root`, each before its children."""
+    order = [root]
+    for node in order:  # the list grows while it is walked
+        order.extend(node.children.values())
+    return order
 
 
 WIDE = 1_000  # tensors beside each other: a view shows such a level in groups (`grouped`)
@@ -38,8 +52,6 @@ def _group_wide_levels(node: ModuleNode) -> None:
     entries = len(node.children) + len(node.tensors)
     if entries > WIDE:
         node.groups = grouped(node.path, level_entries(node), group_size(entries))
-    for child in node.children.values():
-        _group_wide_levels(child)
 
 
 def _order_wide_levels(node: ModuleNode) -> None:
@@ -47,17 +59,23 @@ def _order_wide_levels(node: ModuleNode) -> None:
     file's text order), so that each group of them has a name that says what it holds."""
     if len(node.tensors) > WIDE:
         node.tensors.sort(key=lambda t: natural_key(t.name))
-    for child in node.children.values():
-        _order_wide_levels(child)
 
 
 def _make_path(module: str, nodes: dict[str, ModuleNode]) -> ModuleNode:
-    parent_path, _, name = module.rpartition(".")
-    parent = nodes.get(parent_path) or _make_path(parent_path, nodes)
-    node = ModuleNode(name=name, path=module)
-    parent.children[name] = node
-    nodes[module] = node
-    return node
+    """The node at `module`, made with every missing ancestor (outermost first)."""
+    missing = [module]
+    parent_path = module.rpartition(".")[0]
+    while parent_path not in nodes:
+        missing.append(parent_path)
+        parent_path = parent_path.rpartition(".")[0]
+    parent = nodes[parent_path]
+    for path in reversed(missing):
+        name = path.rpartition(".")[2]
+        node = ModuleNode(name=name, path=path)
+        parent.children[name] = node
+        nodes[path] = node
+        parent = node
+    return parent
 
 
 def _order_numbered_children(node: ModuleNode) -> None:
@@ -69,8 +87,6 @@ def _order_numbered_children(node: ModuleNode) -> None:
         it = iter(numbered)
         ordered = [next(it) if k.isdigit() else k for k in keys]
         node.children = {k: node.children[k] for k in ordered}
-    for child in node.children.values():
-        _order_numbered_children(child)
 
 
 def level_entries(node: ModuleNode) -> list[ModuleNode | TensorInfo]:
@@ -108,13 +124,6 @@ def natural_key(name: str) -> str:
 
 def _entry_name(entry: ModuleNode | TensorInfo) -> str:
     return entry.name if isinstance(entry, ModuleNode) else entry.name.rpartition(".")[2]
-
-
-def _count(node: ModuleNode) -> None:
-    # recursion is as deep as the names are long: a few dozen levels at most
-    for child in node.children.values():
-        _count(child)
-    _add_up(node)
 
 
 def _add_up(node: ModuleNode) -> None:

@@ -11,6 +11,7 @@ given. Calls to it do nothing else. A call that looks like code execution (`os.s
 from __future__ import annotations
 
 import _compat_pickle
+import functools
 import io
 import pickle
 import re
@@ -23,6 +24,7 @@ from typing import Any, Self
 
 from core import interrupt
 from core.dtypes import DTYPES, TORCH_DTYPE_ATTRS, TORCH_STORAGE_DTYPES
+from core.json_strict import MAX_INT_BITS, huge_int_text
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C  # torch.save's legacy format starts with this pickled int
 
@@ -78,6 +80,38 @@ DANGEROUS_MODULES = {
     "numpy.testing",
     "distutils",
     "setuptools",
+    # classes whose constructor writes files, starts processes or servers, or opens a display:
+    # a capitalised name is no sign of harmlessness here (zipfile.ZipFile(path, "w") truncates)
+    "zipfile",
+    "tarfile",
+    "gzip",
+    "bz2",
+    "lzma",
+    "shelve",
+    "dbm",
+    "sqlite3",
+    "logging",
+    "socketserver",
+    "xmlrpc",
+    "concurrent",
+    "tkinter",
+    "turtle",
+    "venv",
+    "ensurepip",
+    "zipimport",
+    "pkgutil",
+    "site",
+    "signal",
+    "mmap",
+    "select",
+    "selectors",
+    "ssl",
+    "sched",
+    "imaplib",
+    "poplib",
+    "telnetlib",
+    "nntplib",
+    "wsgiref",
 }
 
 
@@ -222,12 +256,17 @@ def _int_tuple(value: Any, what: str) -> tuple[int, ...]:
         value = value.args[0] if value.args else ()
     if not isinstance(value, tuple | list) or not all(type(v) is int and v >= 0 for v in value):
         raise pickle.UnpicklingError(f"a tensor has an invalid {what}")
+    if any(v > _INT64_MAX for v in value):  # torch keeps sizes and strides in int64
+        raise pickle.UnpicklingError(f"a tensor's {what} has a number beyond 64 bits")
     return tuple(value)
 
 
 def _rebuild_qtensor(storage: Any, storage_offset: Any, size: Any, stride: Any, *_: Any) -> Any:
     # a quantised tensor: its stored integers; the quantiser (scale, zero point) stays unread
     return _tensor_ref(storage, storage_offset, size, stride)
+
+
+_INT64_MAX = 2**63 - 1
 
 
 def _rebuild_parameter(data: Any, *_: Any) -> Any:
@@ -239,7 +278,18 @@ def _rebuild_parameter(data: Any, *_: Any) -> Any:
 def _rebuild_from_type_v2(func: Any, new_type: Any, args: Any, state: Any) -> Any:
     if callable(func) and func in _SAFE_BUILDERS and isinstance(args, tuple):
         return func(*args)
+    # torch.load would call `func(*args)` here: name the call it asked for, as a REDUCE would
+    _note_call(func, args if isinstance(args, tuple) else (args,))
     return None
+
+
+def _note_call(func: Any, args: tuple) -> None:
+    """Log a call that a plain unpickler would have made to a global outside the allow-list."""
+    if isinstance(func, type) and issubclass(func, Opaque):
+        if func._log is not None:
+            func._log.append(_describe_call(func.module, func.qualname, args))
+    elif isinstance(func, Opaque) and func._log is not None:
+        func._log.append(_describe_call(func.module, func.qualname + "(…)", args))
 
 
 def _rebuild_meta(dtype: Any, size: Any, stride: Any, *_: Any) -> TensorRef:
@@ -251,12 +301,15 @@ def _torch_size(*args: Any) -> tuple:
     return tuple(args[0]) if args else ()
 
 
-def _storage_from_bytes(data: Any) -> StorageRef:
+def _storage_from_bytes(data: Any, log: list[str] | None = None) -> StorageRef:
     """`torch.storage._load_from_bytes`: a storage pickled with plain pickle carries a small
-    legacy torch.save stream; read it with the same inert unpickler."""
+    legacy torch.save stream; read it with the same inert unpickler, whose blocked calls are
+    the outer file's (`log`)."""
     if not isinstance(data, bytes):
         raise pickle.UnpicklingError("a pickled storage is not bytes")
     inner = InertUnpickler(data)
+    if log is not None:
+        inner.log = log
     if inner.load() != LEGACY_MAGIC:
         raise pickle.UnpicklingError("a pickled storage is not in torch's format")
     inner.load()  # protocol version
@@ -283,8 +336,28 @@ def _jit_tensor_from_id(data: Any) -> Any:
     return data if type(data) is int else None
 
 
+def _latin1_bytes(text: Any, encoding: Any = "utf-8", log: list[str] | None = None) -> Any:
+    """`_codecs.encode(text, "latin1")`: how protocol 2 (torch.save) writes a `bytes` value.
+    Only that spelling is decoded; any other call is named, never made."""
+    if isinstance(text, str) and encoding in ("latin1", "latin-1"):
+        try:
+            return text.encode("latin1")
+        except UnicodeEncodeError:
+            pass
+    if log is not None:
+        log.append(_describe_call("_codecs", "encode", (text, encoding)))
+    return None
+
+
 def _reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
     # copyreg._reconstructor(cls, object, None): protocol 0/1's way to build an instance
+    if (
+        isinstance(base, type)
+        and issubclass(base, Opaque)
+        and (base.module, base.qualname) != ("builtins", "object")
+    ):
+        # copyreg would call `base.__new__(cls, state)` and `base.__init__(obj, state)`
+        _note_call(base, (state,))
     if isinstance(cls, type) and issubclass(cls, Opaque):
         return cls.__new__(cls)
     if cls in (dict, list, set, OrderedDict):
@@ -325,11 +398,13 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("builtins", "list"): list,
     ("builtins", "tuple"): tuple,
     ("__builtin__", "set"): set,
+    ("_codecs", "encode"): _latin1_bytes,
     ("copy_reg", "_reconstructor"): _reconstructor,
     ("copyreg", "_reconstructor"): _reconstructor,
 }
 
 _STORAGE_MODULES = ("torch", "torch.cuda", "torch.storage")
+_ORDERED_DICT_NAMES = frozenset(dir(OrderedDict))
 
 
 class InertUnpickler(pickle._Unpickler):
@@ -364,9 +439,15 @@ class InertUnpickler(pickle._Unpickler):
         if isinstance(inst, Opaque):
             inst.__setstate__(state)
         elif isinstance(inst, OrderedDict) and isinstance(state, dict):
-            vars(inst).update(
-                (str(k), v) for k, v in state.items()
-            )  # e.g. a state dict's _metadata
+            # e.g. a state dict's _metadata; never a name that would hide a dict method
+            # (`items = 5` makes every later `.items()` fail)
+            shadowing = sorted(str(k) for k in state if str(k) in _ORDERED_DICT_NAMES)
+            if shadowing:
+                raise pickle.UnpicklingError(
+                    f"the pickle sets {shadowing[0]!r} on a dictionary, hiding its own "
+                    f"method of that name — the file is corrupt or crafted"
+                )
+            vars(inst).update((str(k), v) for k, v in state.items())
 
     dispatch[pickle.BUILD[0]] = load_build
 
@@ -387,6 +468,8 @@ class InertUnpickler(pickle._Unpickler):
             module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
             module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         builder = ALLOWED.get((module, name))
+        if builder in (_storage_from_bytes, _latin1_bytes):
+            return functools.partial(builder, log=self.log)
         if builder is not None:
             return builder
         if module in _STORAGE_MODULES:
@@ -438,6 +521,7 @@ class InertUnpickler(pickle._Unpickler):
 
 # --- plain data for display ---------------------------------------------------------------------
 
+
 _MAX_DEPTH = 64
 
 
@@ -458,6 +542,8 @@ def to_plain(value: Any, depth: int = 0) -> Any:
     # items: past the budget, the rest is an ellipsis, never a hang
     if depth > _MAX_DEPTH or _budget.left < 0:
         return "…"
+    if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+        return huge_int_text(value)
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, bytes):

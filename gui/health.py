@@ -8,14 +8,16 @@ health, or the line's button), because reading 100 GiB is not something to start
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import time
+
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from core import units
-from core.health_report import HealthReport, health_report
+from core.health_report import HealthReport, finding_text, health_report
 from core.model import Checkpoint
 from core.stats import FLAGS, TensorStats, health, statistics_possible
-from gui import heap
+from gui import heap, read_guard
 from gui.colors import ALERT
 from gui.summary import _esc, _muted
 from gui.workers import Job
@@ -27,6 +29,8 @@ class HealthLine(QWidget):
     """`health  301 tensors checked · 2 dead · 1 outliers  [Check again]`, with progress."""
 
     checked = Signal(object)  # a HealthReport
+    # a finding was clicked: (what it is, the tensor names) — the tree shows only those
+    findingClicked = Signal(str, list)
 
     def __init__(self, checkpoint: Checkpoint, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -39,6 +43,9 @@ class HealthLine(QWidget):
 
         self.label = QLabel()
         self.label.setTextFormat(Qt.TextFormat.RichText)
+        self.label.linkActivated.connect(self._link)
+        self.report: HealthReport | None = None
+        self._started = 0.0
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setMaximumWidth(160)
@@ -55,6 +62,15 @@ class HealthLine(QWidget):
         layout.addWidget(self.button)
         layout.addStretch(1)
         self._show_idle()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().changeEvent(event)
+        # a theme switched: the muted and link colours are written into the text, write it again
+        if event.type() == QEvent.Type.PaletteChange and self.job is None:
+            if self.report is not None:
+                self._show_results(self.report)
+            else:
+                self._show_idle()
 
     @property
     def busy(self) -> bool:
@@ -79,6 +95,7 @@ class HealthLine(QWidget):
         job.signals.cancelled.connect(self._cancelled)
         job.signals.progress.connect(self._progress)
         self.job = job
+        self._started = time.perf_counter()
         self._old_jobs = [j for j in self._old_jobs if not j.is_done()] + [job]
         self.label.setText(
             self._muted_label() + f" checking {units.exact(len(self.readable))} tensors …"
@@ -113,7 +130,9 @@ class HealthLine(QWidget):
         if not self._current():
             return
         self.job = None
+        read_guard.THROUGHPUT.record(self.data_bytes, time.perf_counter() - self._started)
         self.results = report.results
+        self.report = report
         self._show_results(report)
         self.checked.emit(report)
 
@@ -135,6 +154,22 @@ class HealthLine(QWidget):
 
     def _muted_label(self) -> str:
         return f"<span style='color:{_muted()}'>health</span>&nbsp;"
+
+    def _link(self, link: str) -> None:
+        report = self.report
+        if report is None or not link.startswith("flag:"):
+            return
+        flag = link.removeprefix("flag:")
+        if flag == "*":
+            names = sorted({n for names in report.flagged.values() for n in names})
+            self.findingClicked.emit("flagged tensors", self._in_file_order(names))
+            return
+        names = report.flagged.get(flag) or report.elsewhere.get(flag) or []
+        self.findingClicked.emit(finding_text(flag, len(names)), self._in_file_order(names))
+
+    def _in_file_order(self, names: list[str]) -> list[str]:
+        wanted = set(names)
+        return [t.name for t in self.checkpoint.tensors if t.name in wanted]
 
     def _button_clicked(self) -> None:
         if self.job is not None:
@@ -166,23 +201,33 @@ class HealthLine(QWidget):
         share = f" · zeros {zeros / values:.2%}" if values else ""
         head = f" {units.exact(len(results))} tensors checked"
         if flagged:
+            # each finding a link: a click shows only those tensors in the tree
             found = " · ".join(
-                f"{units.exact(len(names))} {flag}" for flag, names in flagged.items()
+                _link(flag, finding_text(flag, len(n))) for flag, n in flagged.items()
             )
             text = f"{head}{share} · <span style='color:{ALERT}'>⚠ {found}</span>"
+            if len(flagged) > 1:
+                text += " · " + _link("*", "show all flagged")
         else:
             text = f"{head}{share} · ✓ no NaN/Inf, dead, outlier or mostly-zero weights"
         if elsewhere:
             found = ", ".join(
-                f"{units.exact(len(names))} {flag}" for flag, names in elsewhere.items()
+                _link(flag, finding_text(flag, len(n)), _muted()) for flag, n in elsewhere.items()
             )
             text += f" <span style='color:{_muted()}'>(optimizer and other state: {found})</span>"
         self.label.setText(self._muted_label() + text)
         lines = []
         for flag, names in [*flagged.items(), *elsewhere.items()]:
             shown = ", ".join(names[:6]) + (" …" if len(names) > 6 else "")
-            lines.append(f"{units.exact(len(names))} {flag} — {FLAGS[flag]}\n    {shown}")
+            lines.append(f"{finding_text(flag, len(names))} — {FLAGS[flag]}\n    {shown}")
+        if flagged or elsewhere:
+            lines.append("Click a finding to show only those tensors; F8 goes to the next one")
         lines.append(f"{units.exact(zeros)} of {units.exact(values)} values are exactly zero")
         self.label.setToolTip("\n".join(lines))
         self.button.setText("Check again")
         self.button.setToolTip("Read every value again (after the file changed)")
+
+
+def _link(flag: str, text: str, color: str = ALERT) -> str:
+    # the finding's own colour, underlined: a link that still reads as a warning
+    return f"<a href='flag:{_esc(flag)}' style='color:{color}'>{_esc(text)}</a>"

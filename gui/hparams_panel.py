@@ -49,8 +49,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core import units
 from core.errors import CheckpointError
-from core.hparams.archcheck import ArchCheck, check_architecture, related_keys
+from core.hparams.archcheck import ArchCheck, check_architecture, edited_sources, related_keys
 from core.hparams.edit import (
     MERGED,
     MISSING,
@@ -64,7 +65,9 @@ from core.hparams.export import beside_path, export, own_files, save_beside
 from core.hparams.keys import GROUPS, group_of, spec_for
 from core.hparams.merge import KeyPath, dotted, flatten
 from core.model import Checkpoint
+from core.training_log import training_log
 from gui.colors import ALERT, OKABE_ITO
+from gui.training_log import TrainingLogView
 
 KEY, VALUE, TYPE, SOURCE = range(4)
 HEADERS = ("Key", "Value", "Type", "Source")
@@ -81,15 +84,32 @@ def value_text(value: Any, limit: int = 200) -> str:
     elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float):
-        text = repr(value)
+        text = units.float_text(value)  # float32 noise hidden; the tooltip has the exact value
     elif isinstance(value, str):
         text = value
     elif isinstance(value, list) and len(value) > limit:
         # a tokenizer's 50,000 entries: show the start without writing all of them out
-        text = json.dumps(value[:limit], default=str, ensure_ascii=False)[:-1] + ", …]"
+        text = _json_like(value[:limit])[:-1] + ", …]"
     else:
-        text = json.dumps(value, default=str, ensure_ascii=False)
+        text = _json_like(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_like(value: Any) -> str:
+    """JSON as a person types it back, with floats in their shortest form (float32 noise
+    hidden) and bytes described, not as Python's b'\\x1c…'."""
+    if isinstance(value, float):
+        return units.float_text(value)
+    if isinstance(value, bytes | bytearray):
+        return json.dumps(units.human(bytes(value)), ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_json_like(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (
+            f"{json.dumps(str(k), ensure_ascii=False)}: {_json_like(v)}" for k, v in value.items()
+        )
+        return "{" + ", ".join(items) + "}"
+    return json.dumps(value, default=str, ensure_ascii=False)
 
 
 # --- the model -------------------------------------------------------------------------------------
@@ -266,6 +286,8 @@ class HyperparamModel(QAbstractItemModel):
     def _tooltip(self, path: KeyPath, value: Any, edited: bool, conflict: dict) -> str:
         spec = spec_for(path)
         lines = [dotted(path)]
+        if isinstance(value, float) and units.float_text(value) != repr(value):
+            lines.append(f"exactly {value!r}")
         if spec is not None:
             lines.append(f"{spec.explanation}  ({spec.group}; known as {spec.canonical})")
         if self.hset is not None:
@@ -425,6 +447,9 @@ class _ResetAllCommand(QUndoCommand):
         self.panel.after_edit(self.config, self.view, True)
 
 
+_UNREAD = object()
+
+
 class _State:
     """What the panel keeps per open checkpoint: its sources, edits and undo history."""
 
@@ -433,7 +458,8 @@ class _State:
         self.hset = HyperParamSet(checkpoint.hyperparams)
         self.stack = QUndoStack(parent)
         self.view = MERGED
-        self.checks: list[ArchCheck] = check_architecture(checkpoint)
+        self.checks: list[ArchCheck] = []  # filled (of the edited values) when shown
+        self.log: Any = _UNREAD  # its TrainingLog (or None), read when first shown
 
 
 # --- the panel -----------------------------------------------------------------------------------
@@ -573,7 +599,8 @@ class HyperparamPanel(QWidget):
         rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.checks, "Architecture check")
-        self.tabs.addTab(self.log_table, "Training log")
+        self.training_view = TrainingLogView(self.log_table)  # curves beside the logged rows
+        self.tabs.addTab(self.training_view, "Training log")
         self.empty = QLabel()
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setWordWrap(True)
@@ -619,8 +646,7 @@ class HyperparamPanel(QWidget):
         self.undo_stack = self._state.stack if self._state else self._empty_stack
         self._show_message("")
         self.model.highlighted = set()
-        checks = self._state.checks if self._state else []
-        self.model.checks = {(c.source, c.path): c for c in checks}
+        self._recheck()
         self.sources.blockSignals(True)
         self.sources.clear()
         views = self.hset.views if self.hset else []
@@ -826,6 +852,8 @@ class HyperparamPanel(QWidget):
             return  # another checkpoint's edit: shown when that checkpoint is
         if view != self.view:
             self.select_view(view)
+        self._recheck()
+        self._fill_checks()
         if rows_changed:
             expanded = self.find.text()
             self.model.rebuild()
@@ -928,6 +956,14 @@ class HyperparamPanel(QWidget):
         self.status_message.emit(f"Hyperparameters written to {target}")
 
     # --- side views -----------------------------------------------------------------------------
+    def _recheck(self) -> None:
+        """The architecture check of the values as edited (an edit to 81 layers says ✗ there)."""
+        state = self._state
+        if state is not None:
+            state.checks = check_architecture(state.checkpoint, edited_sources(state.hset))
+        checks = state.checks if state else []
+        self.model.checks = {(c.source, c.path): c for c in checks}
+
     def _fill_checks(self) -> None:
         self.checks.clear()
         checks = self._state.checks if self._state else []
@@ -958,7 +994,12 @@ class HyperparamPanel(QWidget):
         self.tabs.setTabVisible(0, bool(checks))
 
     def _fill_log(self) -> None:
-        rows = self.hset.log_history if self.hset else []
+        state = self._state
+        if state is not None and state.log is _UNREAD:  # read once per checkpoint, when shown
+            state.log = training_log(state.checkpoint)
+        log = state.log if state is not None else None
+        self.training_view.set_log(log)
+        rows = log.rows if log is not None else []
         columns: list[str] = []
         for row in rows:
             columns.extend(k for k in row if k not in columns)
@@ -969,7 +1010,7 @@ class HyperparamPanel(QWidget):
         for r, row in enumerate(rows):
             for c, column in enumerate(columns):
                 value = row.get(column, "")
-                text = f"{value:.6g}" if isinstance(value, float) else value_text(value)
+                text = value_text(value)  # floats shortest, as in the tree
                 if isinstance(value, float) and text.lstrip("-").isdigit():
                     text += ".0"  # an epoch of 1.0 stays visibly a float
                 item = QTableWidgetItem(text)

@@ -8,6 +8,7 @@ hold short numbers (`11.7 M`); tooltips and copied text hold exact ones (`11,700
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -64,6 +65,7 @@ COLUMNS = (
     "State",
     "Zeros",
     "Health",
+    "α",
 )
 (
     NAME,
@@ -81,9 +83,10 @@ COLUMNS = (
     STATE,
     ZEROS,
     HEALTH,
+    ALPHA,
 ) = range(len(COLUMNS))
 NUMERIC = {WEIGHTS, BIASES, OTHER, BUFFERS, QUANT, PARAMS, PERCENT, BYTES, STATE}  # element counts
-RIGHT = NUMERIC | {ZEROS}
+RIGHT = NUMERIC | {ZEROS, ALPHA}
 HEADER_TIPS = {
     NAME: "Module or tensor name; numbered blocks are grouped (layers ×80)",
     ROLE: "What the tensors are: embedding, linear, conv, norm, buffer; tied/optimizer/EMA copy",
@@ -100,6 +103,9 @@ HEADER_TIPS = {
     ZEROS: "Share of values that are exactly zero (after a health check)",
     HEALTH: "Health flags from reading every value: nan, inf, dead, outliers, sparse "
     "(hover a cell for what each means)",
+    ALPHA: "Power-law exponent of the weight matrix's eigenvalue spectrum (View ▸ Compute "
+    "Spectra): 2–6 typical of well-trained layers, > 6 under-trained, < 2 over-trained; "
+    "a module shows the mean over its matrices",
 }
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # raw value for sorting
@@ -267,11 +273,37 @@ class LayerTreeModel(QAbstractItemModel):
         self._state_font.setItalic(True)
         self.health: dict[str, TensorStats] = {}
         self._node_health: dict[int, NodeHealth] = {}
+        self.alphas: dict[str, float] = {}
+        self._node_alpha: dict[int, float | None] = {}
         self._warning: QIcon | None = None
         self._sort_column = -1  # the file's order until a column is chosen
         self._sort_order = Qt.SortOrder.AscendingOrder
         if checkpoint is not None:
             self.set_checkpoint(checkpoint)
+
+    def set_alphas(self, alphas: dict[str, float]) -> None:
+        """Each weight matrix's power-law α, for the α column (modules show their mean)."""
+        self.alphas = alphas
+        self._node_alpha = {}
+        top, bottom = self.index(0, ALPHA), self.index(self.rowCount() - 1, ALPHA)
+        if top.isValid():
+            self.dataChanged.emit(top, bottom)
+
+    def _alpha_of(self, item: _Item) -> float | None:
+        if item.tensor is not None:
+            return self.alphas.get(item.tensor.name)
+        if item.node is None or not self.alphas:
+            return None
+        key = id(item.node)
+        if key not in self._node_alpha:
+            found: list[float] = []
+            stack = [item.node]
+            while stack:
+                node = stack.pop()
+                found += [self.alphas[t.name] for t in node.tensors if t.name in self.alphas]
+                stack.extend(node.children.values())
+            self._node_alpha[key] = sum(found) / len(found) if found else None
+        return self._node_alpha[key]
 
     def set_health(self, report: HealthReport | None) -> None:
         """Show a health check's findings in the Zeros and Health columns (None: no check)."""
@@ -375,6 +407,7 @@ class LayerTreeModel(QAbstractItemModel):
         self._root = _Item(None, 0, node=tree)
         self._total = checkpoint.totals.params if checkpoint is not None else 0
         self.health, self._node_health = {}, {}
+        self.alphas, self._node_alpha = {}, {}
         self.endResetModel()
 
     # structure
@@ -460,6 +493,10 @@ class LayerTreeModel(QAbstractItemModel):
             if self._is_state(item):
                 return self._state_font
             return self._fixed if column in RIGHT else None
+        if role == Qt.ItemDataRole.BackgroundRole and column == ALPHA:
+            from gui.spectrum_view import alpha_color
+
+            return alpha_color(self._alpha_of(item))
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == HEALTH and self._flags_of(item):
                 return QColor(ALERT)
@@ -595,6 +632,9 @@ class LayerTreeModel(QAbstractItemModel):
             return f"{numbers[0] / numbers[1]:.1%}" if numbers and numbers[1] else ""
         if column == HEALTH:
             return self._health_text(item)
+        if column == ALPHA:
+            alpha = self._alpha_of(item)
+            return "" if alpha is None else f"{alpha:.2f}"
         if column == ROLE:
             return self._role_text(item)
         if column == SHAPE:
@@ -632,6 +672,9 @@ class LayerTreeModel(QAbstractItemModel):
             return numbers[0] / numbers[1] if numbers and numbers[1] else -1.0
         if column == HEALTH:
             return float(sum(len(names) for names in self._flags_of(item).values()))
+        if column == ALPHA:
+            alpha = self._alpha_of(item)
+            return -1.0 if alpha is None else alpha
         if column in NUMERIC:
             return float(self._numbers(item)[column])
         if column == SHAPE and item.tensor is not None:
@@ -736,15 +779,25 @@ class LayerFilterModel(QSortFilterProxyModel):
         self._matched: set[str] = set()
         self._names: tuple[Checkpoint, str] | None = None  # made on the first find
         self.match_count = 0
+        self.only: list[str] | None = None  # tensor names to show alone (a health finding)
+        self._text = ""
+
+    def set_only(self, names: list[str] | None) -> int:
+        """Show only these tensors (and what leads to them), still narrowed by the find text."""
+        self.only = names
+        return self.set_pattern(self._text)
 
     def set_pattern(self, text: str) -> int:
         """Filter by `text`; returns the number of matches (those not inside another match)."""
+        self._text = text
         self._pattern = compile_pattern(text)
         self._visible = set()
         self._matched = set()
         self.match_count = 0
         source: LayerTreeModel | None = self.sourceModel()  # type: ignore[assignment]
-        if self._pattern is not None and source is not None and source.checkpoint is not None:
+        if self.only is not None:
+            self._collect_only(self.only)
+        elif self._pattern is not None and source is not None and source.checkpoint is not None:
             self._collect(source.checkpoint)
         # A full invalidate drops the mappings of every level filtered before; refiltering
         # them all (invalidateFilter) would visit every row ever shown, for nothing.
@@ -780,6 +833,18 @@ class LayerFilterModel(QSortFilterProxyModel):
                 visible.add(path)
                 path = path.rpartition(".")[0]
 
+    def _collect_only(self, names: list[str]) -> None:
+        pattern = self._pattern
+        for name in names:
+            path = name.lower()
+            if pattern is not None and not pattern.search(path):
+                continue
+            self._matched.add(path)
+            self.match_count += 1
+            while path and path not in self._visible:
+                self._visible.add(path)
+                path = path.rpartition(".")[0]
+
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sorting is the source model's (one key per row); this proxy only filters."""
         source = self.sourceModel()
@@ -787,7 +852,7 @@ class LayerFilterModel(QSortFilterProxyModel):
             source.sort(column, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
-        if self._pattern is None:
+        if self._pattern is None and self.only is None:
             return True
         source: LayerTreeModel = self.sourceModel()  # type: ignore[assignment]
         item = source.child_item(source_parent, source_row)
@@ -944,6 +1009,13 @@ class LayerTree(QWidget):
         self._name_width_chosen = False
         header.sectionResized.connect(self._section_resized)
 
+        # "showing only the 17 outliers · Show all": a health finding's filter, and the way back
+        self.only_bar = QLabel()
+        self.only_bar.setTextFormat(Qt.TextFormat.RichText)
+        self.only_bar.setWordWrap(True)
+        self.only_bar.linkActivated.connect(lambda _link: self.show_only(None))
+        self.only_bar.hide()
+
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
         top.addWidget(self.find, 1)
@@ -952,6 +1024,7 @@ class LayerTree(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(top)
+        layout.addWidget(self.only_bar)
         layout.addWidget(self.view, 1)
         if checkpoint is not None:
             self.set_checkpoint(checkpoint)
@@ -969,6 +1042,7 @@ class LayerTree(QWidget):
             ),
         }
         empty[ZEROS] = empty[HEALTH] = True  # until a health check has run
+        empty[ALPHA] = not self.model.alphas  # until spectra are computed
         for column, hide in empty.items():
             self.view.setColumnHidden(column, hide)
         self._size_columns()
@@ -977,10 +1051,67 @@ class LayerTree(QWidget):
         elif checkpoint is not None:
             self._expand_single_chain()
 
+    def set_spectra(self, results: dict | None) -> None:
+        """Show each matrix's α (a dict: tensor name → core.analysis.spectrum.LayerSpectrum)."""
+        self.model.set_alphas(
+            {name: r.alpha for name, r in (results or {}).items() if r.alpha is not None}
+        )
+        self.view.setColumnHidden(ALPHA, not self.model.alphas)
+
     def set_health(self, report: HealthReport | None) -> None:
         self.model.set_health(report)
         for column in (ZEROS, HEALTH):
             self.view.setColumnHidden(column, report is None or not report.results)
+        if report is not None and report.results:
+            # next to the names, where it is seen without scrolling sideways
+            header = self.view.header()
+            header.moveSection(header.visualIndex(HEALTH), 1)
+            self.view.resizeColumnToContents(HEALTH)
+        if report is None and self.proxy.only is not None:
+            self.show_only(None)
+
+    def show_only(self, names: list[str] | None, what: str = "") -> None:
+        """Show only these tensors (a health finding: `what` says which); None shows all again."""
+        self.view.collapseAll()
+        count = self.proxy.set_only(names)
+        self.only_bar.setVisible(names is not None)
+        if names is not None:
+            self.only_bar.setText(
+                f"Showing only the {html.escape(what or 'chosen tensors')} "
+                f"({units.exact(count)} shown) · <a href='show-all'>Show all</a>"
+            )
+            self._expand_to_matches(QModelIndex(), [FIND_REVEAL_ROWS])
+            if names:
+                self.select_path(names[0])
+        self.matches.setText("")
+
+    def flagged_names(self) -> list[str]:
+        """Tensors the health check flagged (of the finding shown, if one is), in file order."""
+        if self.proxy.only is not None:
+            return list(self.proxy.only)
+        checkpoint = self.model.checkpoint
+        health = self.model.health
+        if checkpoint is None or not health:
+            return []
+        return [t.name for t in checkpoint.tensors if (r := health.get(t.name)) and r.flags]
+
+    def select_flagged(self, step: int) -> str | None:
+        """Select the next (step 1) or previous (-1) flagged tensor after the selection, round."""
+        names = self.flagged_names()
+        if not names:
+            return None
+        current = self.selected_paths()
+        order = {t.name: i for i, t in enumerate(self.model.checkpoint.tensors)}  # type: ignore[union-attr]
+        here = order.get(current[-1] if current else "", -1 if step > 0 else len(order))
+        if step > 0:
+            after = [n for n in names if order[n] > here]
+            target = after[0] if after else names[0]
+        else:
+            before = [n for n in names if order[n] < here]
+            target = before[-1] if before else names[-1]
+        self.view.clearSelection()
+        self.select_path(target)
+        return target
 
     def _size_columns(self) -> None:
         """Widths from the font: numbers need ~7 digits; headers must stay readable."""

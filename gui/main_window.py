@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import QRect, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
+    QActionGroup,
     QColor,
     QDesktopServices,
     QDragEnterEvent,
@@ -47,12 +48,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import units
+from core import remote, units
 from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
 from core.fileread import CHANGED
 from core.model import Checkpoint
-from gui import demo_path, heap
+from gui import compare_tab, demo_path, heap, theme
+from gui import help as help_module
 from gui.about import show_about
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
@@ -60,6 +62,8 @@ from gui.elided_label import ElidedLabel
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
+from gui.open_url import TensorFetch, ask_address, remote_addresses
+from gui.raw_values import RawValuesView
 from gui.settings import Settings
 from gui.summary import SummaryView
 from gui.tab_titles import tab_title
@@ -100,6 +104,7 @@ class CheckpointTab(QWidget):
     def __init__(self, path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.path = path
+        self.address = ""  # a remote model's hf:// or https address (gui/open_url.py)
         self.checkpoint: Checkpoint | None = None
         self.job: Job | None = None
         self.started = time.perf_counter()
@@ -107,6 +112,7 @@ class CheckpointTab(QWidget):
         self.tree: LayerTree | None = None
         self.summary: SummaryView | None = None
         self.health: HealthLine | None = None
+        self.spectra = None  # gui.spectrum_view.SpectrumLine once the checkpoint is shown
         self.place: Place | None = None  # what the tree showed, kept across a reload
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(6, 6, 6, 0)
@@ -136,20 +142,30 @@ class CheckpointTab(QWidget):
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
         self.health.checked.connect(self.tree.set_health)
+        from gui.spectrum_view import SpectrumLine
+
+        self.spectra = SpectrumLine(checkpoint)
+        self.spectra.computed.connect(self.tree.set_spectra)
+        self.health.findingClicked.connect(lambda what, names: self.tree.show_only(names, what))
         self._layout.addWidget(self.summary)
         self._layout.addWidget(self.health)
+        self._layout.addWidget(self.spectra)
         self._layout.addWidget(with_code_tab(self.tree, checkpoint), 1)
-        self.health.start_if_small()
+        if "remote" not in checkpoint.facts:  # a remote model's data is not here to read
+            self.health.start_if_small()
+            self.spectra.start_if_small()
 
     def drop_views(self) -> None:
         """Take down the views of the checkpoint a reload replaces."""
-        for view in (self.summary, self.health, self.tree):
+        for view in (self.summary, self.health, self.spectra, self.tree):
             if view is not None:
                 self._layout.removeWidget(view)
                 view.deleteLater()
         if self.health is not None:
             self.health.cancel()
-        self.summary = self.health = self.tree = None
+        if self.spectra is not None:
+            self.spectra.cancel()
+        self.summary = self.health = self.spectra = self.tree = None
 
     def _selected(self, paths: list[str]) -> None:
         self.selection = paths
@@ -389,6 +405,12 @@ class MainWindow(QMainWindow):
         if self.distribution is not None and hasattr(self.distribution, "statusMessage"):
             self.distribution.statusMessage.connect(self._job_message)
             self.distribution.set_checkpoint(None)
+        # the selected tensor's values, read on demand: beside the plots, a tab away
+        self.values = RawValuesView()
+        self.values_dock = self._dock("Values", "values", self.values)
+        self.tabifyDockWidget(self.dist_dock, self.values_dock)
+        self.dist_dock.raise_()
+        self.values_dock.visibilityChanged.connect(self.values.set_wanted)
         self.hparams = HyperparamPanel() if HyperparamPanel is not None else None
         hparams_widget = self.hparams or _placeholder("Hyperparameters appear here.")
         # below the tree: the key/value/source table wants width more than height
@@ -403,6 +425,18 @@ class MainWindow(QMainWindow):
             self.hparams.status_message.connect(
                 lambda text: self.statusBar().showMessage(text, 8000)
             )
+        self._make_memory_dock()
+
+    def _make_memory_dock(self) -> None:
+        """The Memory panel, a tab beside the hyperparameters (gui/memory_panel.py)."""
+        from gui.memory_panel import MemoryPanel  # noqa: PLC0415
+
+        self.memory = MemoryPanel()
+        self.memory_dock = self._dock(
+            "Memory", "memory", self.memory, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
+        self.hparams_dock.raise_()
 
     def _dock(
         self,
@@ -457,10 +491,24 @@ class MainWindow(QMainWindow):
         )
         file_menu.addAction(self.open_action)
         file_menu.addAction(self.open_folder_action)
+        self.open_url_action = self._action(
+            "Open &URL…",
+            self.open_url_dialog,
+            "Ctrl+Shift+O",
+            "Open a model on the Hugging Face Hub or at a URL from its headers alone",
+        )
+        file_menu.addAction(self.open_url_action)
+        self.fetch_action = self._action(
+            "&Fetch Tensor Data…",
+            self.fetch_tensor_data,
+            tip="Download the selected remote tensors' bytes for their statistics",
+        )
+        file_menu.addAction(self.fetch_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.demo_action = self._action("Open the &Demo Model", lambda: self.open_path(demo_path()))
         file_menu.addAction(self.demo_action)
+        compare_tab.add_menu_actions(self, file_menu)
         file_menu.addSeparator()
         self.close_action = self._action(
             "&Close", self.close_current, QKeySequence.StandardKey.Close
@@ -498,8 +546,30 @@ class MainWindow(QMainWindow):
             "Read every value: NaN/Inf, dead, outlier and mostly-zero tensors",
         )
         view_menu.addAction(self.health_action)
+        self.next_flagged_action = self._action(
+            "&Next Flagged Tensor", lambda: self.select_flagged(1), "F8"
+        )
+        self.previous_flagged_action = self._action(
+            "Pre&vious Flagged Tensor", lambda: self.select_flagged(-1), "Shift+F8"
+        )
+        self.spectra_action = self._action(
+            "Compute &Spectra",
+            self.compute_spectra,
+            None,
+            "Eigenvalue spectra and power-law α of every weight matrix",
+        )
+        view_menu.addAction(self.spectra_action)
+        view_menu.addAction(self.next_flagged_action)
+        view_menu.addAction(self.previous_flagged_action)
         view_menu.addSeparator()
-        for dock, key in ((self.dist_dock, "Ctrl+1"), (self.hparams_dock, "Ctrl+2")):
+        self._make_theme_menu(view_menu.addMenu("&Theme"))
+        view_menu.addSeparator()
+        for dock, key in (
+            (self.dist_dock, "Ctrl+1"),
+            (self.hparams_dock, "Ctrl+2"),
+            (self.values_dock, "Ctrl+3"),
+            (self.memory_dock, "Ctrl+4"),
+        ):
             toggle = dock.toggleViewAction()
             toggle.setShortcut(QKeySequence(key))
             view_menu.addAction(toggle)
@@ -510,10 +580,36 @@ class MainWindow(QMainWindow):
                 hparams_menu.addAction(action)
 
         help_menu = menu.addMenu("&Help")
+        self.shortcuts_action = self._action(
+            "&Keyboard Shortcuts", lambda: help_module.show_shortcuts(self), "Ctrl+/"
+        )
+        self.docs_action = self._action(
+            "&Documentation", lambda: help_module.show_documentation(self), "F1"
+        )
+        help_menu.addAction(self.docs_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
+        self.help_menu = help_menu
         self.about_action = self._action("&About ParamScope", lambda: show_about(self))
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         help_menu.addAction(self.about_action)
         self._update_actions()
+
+    def _make_theme_menu(self, menu: QMenu) -> None:
+        group = QActionGroup(self)
+        self.theme_actions: dict[str, QAction] = {}
+        for name, text in theme.THEMES.items():
+            action = menu.addAction(text, lambda n=name: self.set_theme(n))
+            action.setCheckable(True)
+            group.addAction(action)
+            self.theme_actions[name] = action
+        applied = theme.apply(self.settings.theme())
+        self.theme_actions[applied].setChecked(True)
+
+    def set_theme(self, name: str) -> None:
+        applied = theme.apply(name)
+        self.theme_actions[applied].setChecked(True)
+        self.settings.set_theme(applied)
 
     def _restore_layout(self) -> None:
         state = self.settings.restore("state")
@@ -593,8 +689,13 @@ class MainWindow(QMainWindow):
         self.settings.save("state", self.saveState())
         self.settings.sync()
         self.cancel_loading()
+        compare_tab.cancel_all(self)
         for check in self.health_checks():
             check.cancel()
+        for index in range(self.tabs.count()):
+            tab = self.tabs.widget(index)
+            if isinstance(tab, CheckpointTab) and tab.spectra is not None:
+                tab.spectra.cancel()
         if self.distribution is not None:
             self.distribution.cancel()
         super().closeEvent(event)
@@ -606,6 +707,8 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> CheckpointTab | None:
         """Open a checkpoint in a new tab (or show its tab if it is open already)."""
+        if isinstance(path, str) and remote.looks_remote(path):
+            return self._open_address(path)
         # `a/../b` shown as `b`; symlinks kept (an HF cache's files link to blobs named by hash)
         # but compared by what they point to, so one file never gets two tabs
         path = Path(os.path.normpath(Path(path).expanduser().absolute()))
@@ -627,8 +730,50 @@ class MainWindow(QMainWindow):
         self._start_open(tab)
         return tab
 
+    def _open_address(self, address: str) -> CheckpointTab:
+        """A remote model (gui/open_url.py): its tab opens the headers into a local mirror."""
+        for index in range(self.tabs.count()):
+            tab = self.tabs.widget(index)
+            if isinstance(tab, CheckpointTab) and tab.address == address:
+                self.tabs.setCurrentIndex(index)
+                return tab
+        name = address.rstrip("/").rsplit("/", 1)[-1]
+        tab = CheckpointTab(Path(name))
+        tab.address = address
+        tab.reload_bar.reloadRequested.connect(lambda t=tab: self.reload_tab(t))
+        tab.openRequested.connect(self.open_path)
+        index = self.tabs.addTab(tab, name)
+        self.tabs.setTabToolTip(index, address)
+        self.tabs.setCurrentIndex(index)
+        self.stack.setCurrentWidget(self.tabs)
+        self._docks_for_empty(False)
+        self._start_open(tab)
+        return tab
+
+    def open_url_dialog(self) -> None:
+        address = ask_address(self)
+        if address:
+            self.open_path(address)
+
+    def fetch_tensor_data(self) -> None:
+        tab = self.current_tab()
+        if tab is None or tab.checkpoint is None or not tab.address:
+            return
+        fetch = TensorFetch(self, tab.checkpoint, tab.selection, lambda: self._fetched(tab))
+        if fetch.ask():
+            self._fetch = fetch
+            fetch.start()
+
+    def _fetched(self, tab: CheckpointTab) -> None:
+        index = self.tabs.indexOf(tab)
+        if index < 0 or tab.checkpoint is None:
+            return
+        self.tabs.setTabToolTip(index, f"{tab.address}\n{tab.checkpoint.facts.get('remote', '')}")
+        if self.distribution is not None and self.tabs.currentWidget() is tab and tab.selection:
+            self.distribution.show_selection(tab.selection)
+
     def _start_open(self, tab: CheckpointTab) -> None:
-        path = tab.path
+        path = tab.address or tab.path
 
         def run(progress, cancelled) -> Checkpoint:
             from core import open_checkpoint  # noqa: PLC0415 — the engine loads on first open
@@ -649,7 +794,7 @@ class MainWindow(QMainWindow):
         job.signals.cancelled.connect(lambda j=job: self._cancelled(j))
         job.signals.progress.connect(lambda done, total: self._progress(done, total))
         job.start()
-        self.statusBar().showMessage(f"Opening {path.name} …")
+        self.statusBar().showMessage(f"Opening {tab.address or tab.path.name} …")
         self._progress_timer.start()
 
     def _job_over(self, job: Job) -> CheckpointTab | None:
@@ -681,7 +826,11 @@ class MainWindow(QMainWindow):
                 f"Opened {checkpoint.name} in {seconds:.2f} s · "
                 f"{units.exact(checkpoint.totals.tensors)} tensors · "
                 f"{files} file{'s' if files != 1 else ''}"
+                + (f" · {checkpoint.facts['remote']}" if tab.address else "")
             )
+            if tab.address:
+                tab.path = checkpoint.path  # the local mirror of its headers
+                self.tabs.setTabToolTip(index, f"{tab.address}\n{checkpoint.facts['remote']}")
             self._relate_adapters()
             if self.tabs.currentWidget() is tab:
                 self._current_changed(index)
@@ -858,6 +1007,8 @@ class MainWindow(QMainWindow):
         tab = self.tabs.widget(index)
         if isinstance(tab, CheckpointTab) and self._edits_settled([tab], "its tab"):
             self._remove_tab(tab)
+        else:
+            compare_tab.close(self, tab)
 
     def _remove_tab(self, tab: CheckpointTab) -> None:
         if tab.job is not None:  # still opening: stop it; its result, if any, is ignored
@@ -866,6 +1017,8 @@ class MainWindow(QMainWindow):
             tab.job = None
         if tab.health is not None:
             tab.health.cancel()
+        if tab.spectra is not None:
+            tab.spectra.cancel()
         self.watcher.unwatch(tab)
         if self.hparams is not None and tab.checkpoint is not None:
             self.hparams.forget(tab.checkpoint)
@@ -891,6 +1044,8 @@ class MainWindow(QMainWindow):
             self.hparams.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
                 self.hparams.highlight_for(tab.selection)
+        self.memory.set_checkpoint(checkpoint)
+        self._show_values(tab, tab.selection if tab is not None else [])
         self._update_actions()
 
     def _tab_menu(self, position) -> None:
@@ -924,7 +1079,7 @@ class MainWindow(QMainWindow):
 
     def _docks_for_empty(self, empty: bool) -> None:
         """With nothing open the page is the whole window; the docks come back with a file."""
-        docks = (self.dist_dock, self.hparams_dock)
+        docks = (self.dist_dock, self.values_dock, self.hparams_dock, self.memory_dock)
         if empty and self._dock_visibility is None:
             self._dock_visibility = {dock: not dock.isHidden() for dock in docks}
             for dock in docks:
@@ -941,6 +1096,9 @@ class MainWindow(QMainWindow):
         for action in (self.expand_action, self.collapse_action, self.find_action):
             action.setEnabled(has_tree)
         self.close_action.setEnabled(tab is not None)
+        self.fetch_action.setEnabled(
+            tab is not None and bool(tab.address) and tab.checkpoint is not None
+        )
 
     # --- panels -----------------------------------------------------------------------------------
 
@@ -956,6 +1114,12 @@ class MainWindow(QMainWindow):
             self.distribution.show_selection(paths)
         if self.hparams is not None:
             self.hparams.highlight_for(paths)
+        self._show_values(tab, paths)
+
+    def _show_values(self, tab: CheckpointTab | None, paths: list[str]) -> None:
+        checkpoint = tab.checkpoint if tab is not None else None
+        tensor = checkpoint.tensor(paths[0]) if checkpoint is not None and len(paths) == 1 else None
+        self.values.set_tensor(checkpoint, tensor)
 
     # --- edit and view ----------------------------------------------------------------------------
 
@@ -973,6 +1137,18 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         if tab is not None and tab.health is not None:
             tab.health.start()
+
+    def compute_spectra(self) -> None:
+        tab = self.current_tab()
+        if tab is not None and tab.spectra is not None:
+            tab.spectra.start()
+
+    def select_flagged(self, step: int) -> None:
+        tab = self.current_tab()
+        if tab is None or tab.tree is None:
+            return
+        if tab.tree.select_flagged(step) is None:
+            self.statusBar().showMessage("No flagged tensors (View ▸ Check Health first)", 5000)
 
     def health_checks(self) -> list[HealthLine]:
         """Health checks still running, in any tab."""
@@ -1029,14 +1205,21 @@ class MainWindow(QMainWindow):
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         paths = self._local_paths(urls)
         if not paths:
-            remote = [u.toDisplayString() for u in urls if not u.isLocalFile()]
-            if not remote:
+            links = remote_addresses(urls)
+            if links:  # a link dragged from a browser: its headers are fetched, nothing else
+                self.overlay.show_message(
+                    "Open from the network (headers only):\n" + "\n".join(links[:3]), True
+                )
+                event.setDropAction(Qt.DropAction.CopyAction)
+                event.accept()
+                return
+            others = [u.toDisplayString() for u in urls if not u.isLocalFile()]
+            if not others:
                 event.ignore()
                 return
-            # a link dragged from a browser: say why nothing will happen (nothing is fetched)
             self.overlay.show_message(
-                "ParamScope opens files on this computer; download it first:\n"
-                + "\n".join(remote[:3]),
+                "ParamScope opens https links and files on this computer:\n"
+                + "\n".join(others[:3]),
                 False,
             )
             event.accept()
@@ -1068,13 +1251,24 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event: QDropEvent) -> None:
         self.overlay.hide()
         paths = self._local_paths(event.mimeData().urls()) if event.mimeData().hasUrls() else []
+        links = (
+            []
+            if paths or not event.mimeData().hasUrls()
+            else remote_addresses(event.mimeData().urls())
+        )
+        if links:
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            self.open_paths(links)
+            return
         good, refused = self._sort_drop(paths)
         for message in refused:
             self.report_error(message)
         if good:
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
-            self.open_paths(good)
+            if not compare_tab.shift_drop(self, good, event.modifiers()):
+                self.open_paths(good)
         else:
             event.ignore()
 

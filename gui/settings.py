@@ -12,6 +12,7 @@ from PySide6.QtCore import QByteArray, QSettings
 
 MAX_RECENT = 10
 RECENT_KEY = "recent/files"
+THEME_KEY = "view/theme"
 
 
 class Settings:
@@ -60,6 +61,17 @@ class Settings:
             self.store.setValue(RECENT_KEY, [])
         else:
             self._recent = []
+
+    # theme (gui/theme.py): "system", "light" or "dark"
+
+    def theme(self) -> str:
+        if self.fresh:
+            return "system"
+        return str(self.store.value(THEME_KEY, "system") or "system")
+
+    def set_theme(self, name: str) -> None:
+        if self.persist:
+            self.store.setValue(THEME_KEY, name)
 
     # window layout
 

@@ -113,7 +113,11 @@ def hand_over(paths: list[str], name: str | None = None) -> bool:
     socket.connectToServer(name)
     if not socket.waitForConnected(CONNECT_MS):
         return False
-    absolute = [str(Path(p).expanduser().absolute()) for p in paths]
+    from core.remote import looks_remote  # noqa: PLC0415 — a URL stays the address it is
+
+    absolute = [
+        str(p) if looks_remote(str(p)) else str(Path(p).expanduser().absolute()) for p in paths
+    ]
     socket.write((json.dumps({"open": absolute}) + "\n").encode())
     ok = socket.waitForBytesWritten(CONNECT_MS)
     socket.disconnectFromServer()

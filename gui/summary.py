@@ -271,7 +271,6 @@ def _repeats(value: object, said: set[str]) -> bool:
 
 
 def _short(value: object, limit: int = 60) -> str:
-    text = str(value)
-    if text.isdigit() and len(text) > 4:  # a byte count or size: readable with separators
-        text = units.exact(int(text))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    if isinstance(value, str) and value.isdigit() and len(value) > 4:
+        value = int(value)  # a byte count or size: readable with separators
+    return units.human(value, limit)

@@ -16,6 +16,7 @@ import csv
 import html
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,10 @@ from PySide6.QtWidgets import (
 
 from core import effective, stats, units
 from core.model import Checkpoint
+from gui import read_guard
 from gui.colors import ALERT, category_color, series_color
 from gui.elided_label import ElidedLabel
+from gui.plot_axes import number_axes, plain_numbers
 from gui.plot_export import DEFAULT_SIZE, FILTERS, SizeDialog, export_plot
 from gui.plot_layout import arrange_plot_and_table, fit_columns
 from gui.workers import Job
@@ -146,16 +149,12 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _number(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if value == 0 or 1e-3 <= abs(value) < 1e5:
-        return f"{value:.4g}"
-    return f"{value:.3e}"
+    return units.number(value)
 
 
 def _plot_widget() -> pg.PlotWidget:
     """A PlotWidget drawn in the window palette's colours, so it suits light and dark themes."""
-    widget = pg.PlotWidget()
+    widget = pg.PlotWidget(axisItems=number_axes())
     palette = widget.palette()
     text = palette.color(QPalette.ColorRole.Text)
     widget.setBackground(palette.color(QPalette.ColorRole.Base))
@@ -261,7 +260,9 @@ class HistogramView(QWidget):
         self.style_box.addItems(["step", "filled"])
         self.style_box.setToolTip("Draw the histogram as an outline or filled")
         self.log_box = QCheckBox("&log counts")
-        self.log_box.setToolTip("Show log10(count + 1): rare values in the tails become visible")
+        self.log_box.setToolTip(
+            "Counts on a logarithmic scale (an empty bin at 0): rare values in the tails show"
+        )
         self.bins_box = QSpinBox()
         self.bins_box.setRange(4, 4096)
         self.bins_box.setValue(HIST_BINS)
@@ -498,7 +499,9 @@ class HistogramView(QWidget):
         self.curves = []
         self.legend.clear()
         filled = self.style_box.currentText() == "filled"
-        self.plot.setLabel("left", "log10(count + 1)" if self.log_box.isChecked() else "count")
+        log = self.log_box.isChecked()
+        self.plot.setLabel("left", "count (log scale)" if log else "count")
+        self.plot.getAxis("left").set_log_counts(log)
         labels = short_names([r.name for r in self.results])
         for result, color, label in zip(self.results, self.colors(), labels, strict=True):
             if not len(result.counts):
@@ -782,6 +785,7 @@ class HeatmapView(QWidget):
         self.color_bar.setImageItem(self.image, insert_in=self.plot)
         self.color_bar.hide()
         _show_axes(self.plot, False)
+        plain_numbers(self.color_bar.axis)
         self.hover = _hover_label()
         self.plot_widget.scene().sigMouseMoved.connect(self._mouse_moved)
         layout = QVBoxLayout(self)
@@ -887,7 +891,7 @@ class DistributionPanel(QWidget):
         super().__init__(parent)
         self.checkpoint: Checkpoint | None = None
         self.paths: list[str] = []
-        self._stale = {"histogram": False, "depth": False, "heatmap": False}
+        self._stale = {"histogram": False, "depth": False, "heatmap": False, "spectrum": False}
         self.image_size = DEFAULT_SIZE  # of an exported plot; the last one chosen
 
         self.title = QLabel("Select a tensor or module in the tree to see its distribution.")
@@ -921,6 +925,11 @@ class DistributionPanel(QWidget):
         self.message.setStyleSheet(f"color: {ALERT}")
         self.message.setWordWrap(True)
         self.message.hide()
+        self.read_prompt = read_guard.ReadPrompt()
+        self.read_prompt.accepted.connect(self._read_accepted)
+        self._allowed: set[tuple[str, tuple[str, ...]]] = set()  # (plot, paths) asked and allowed
+        self._asking: dict[str, int] = {}  # plot → bytes it waits to read
+        self._reading: dict[str, tuple[int, float]] = {}  # plot → (bytes, start) for throughput
 
         header = QHBoxLayout()
         header.addWidget(self.title, 1)
@@ -932,10 +941,14 @@ class DistributionPanel(QWidget):
         self.histogram = HistogramView()
         self.depth = DepthView()
         self.heatmap = HeatmapView()
+        from gui.spectrum_view import SpectrumView
+
+        self.spectrum = SpectrumView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.histogram, "&Histogram")
         self.tabs.addTab(self.depth, "&Depth")
         self.tabs.addTab(self.heatmap, "Heat&map")
+        self.tabs.addTab(self.spectrum, "&Spectrum")
         self.tabs.currentChanged.connect(self._tab_changed)
 
         layout = QVBoxLayout(self)
@@ -945,6 +958,7 @@ class DistributionPanel(QWidget):
         note.addWidget(self.message, 1)
         note.addWidget(self.retry_button)
         layout.addLayout(note)
+        layout.addWidget(self.read_prompt)
         layout.addWidget(self.tabs, 1)
 
         self._progress_delay = QTimer(self)
@@ -958,9 +972,11 @@ class DistributionPanel(QWidget):
             ("histogram", self.histogram, self.histogram.show_results),
             ("depth", self.depth, self.depth.show_series),
             ("heatmap", self.heatmap, self.heatmap.show_heatmap),
+            ("spectrum", self.spectrum, self.spectrum.show_spectrum),
         ):
             runner = _Runner(self)
             runner.done.connect(show)
+            runner.done.connect(lambda _result, n=name: self._record_throughput(n))
             runner.failed.connect(self._failed)
             runner.busy.connect(self._busy_changed)
             runner.progress.connect(self._progress)
@@ -979,6 +995,7 @@ class DistributionPanel(QWidget):
         self.depth.clear()
         self.depth.pattern_edit.clear()
         self.heatmap.clear()
+        self.spectrum.clear()
         self.histogram.set_scheme(None)
         self._show_message("")
         self.title.setText(
@@ -995,6 +1012,8 @@ class DistributionPanel(QWidget):
         paths = list(dict.fromkeys(paths))
         self.paths = paths
         self._show_message("")
+        self._asking.clear()
+        self.read_prompt.hide()
         if not paths:
             self.cancel()
             self.set_checkpoint(self.checkpoint)
@@ -1064,7 +1083,7 @@ class DistributionPanel(QWidget):
     # work
 
     def _tab_name(self) -> str:
-        return ("histogram", "depth", "heatmap")[self.tabs.currentIndex()]
+        return ("histogram", "depth", "heatmap", "spectrum")[self.tabs.currentIndex()]
 
     def _start_visible(self) -> None:
         if self._stale["histogram"]:
@@ -1080,6 +1099,11 @@ class DistributionPanel(QWidget):
         checkpoint, paths = self.checkpoint, self.paths
         if checkpoint is None or not paths:
             return
+        nbytes = self._bytes_to_read(name, checkpoint, paths)
+        if nbytes > read_guard.ask_above() and (name, tuple(paths)) not in self._allowed:
+            self._ask_before_reading(name, nbytes)
+            return
+        self._reading[name] = (nbytes, time.perf_counter())
         self._stale[name] = False
         if name == "histogram":
             self.runners[name].run(self.histogram.compute(checkpoint, paths))
@@ -1092,6 +1116,15 @@ class DistributionPanel(QWidget):
                 return
             self.depth.hover.setText(" ")
             self.runners[name].run(self.depth.compute(checkpoint, pattern))
+        elif name == "spectrum":
+            from core.analysis.spectrum import spectrum_possible
+
+            t = checkpoint.tensor(paths[0])
+            if t is None or not spectrum_possible(t):
+                self.runners[name].cancel()
+                self.spectrum.clear("A spectrum needs one readable weight matrix (or conv kernel).")
+                return
+            self.runners[name].run(self.spectrum.compute(checkpoint, paths[0]))
         else:
             t = checkpoint.tensor(paths[0])
             if t is None or stats.matrix_shape(t) is None or t.source is None:
@@ -1099,6 +1132,32 @@ class DistributionPanel(QWidget):
                 self.heatmap.clear("A heatmap needs one readable tensor of 2 or more dimensions.")
                 return
             self.runners[name].run(self.heatmap.compute(checkpoint, paths[0]))
+
+    def _bytes_to_read(self, name: str, checkpoint: Checkpoint, paths: list[str]) -> int:
+        if name == "depth":
+            return read_guard.depth_bytes(checkpoint, self.depth.pattern_edit.text().strip())
+        if name == "heatmap":
+            return read_guard.paths_bytes(checkpoint, paths[:1], ())
+        return read_guard.paths_bytes(checkpoint, paths, self.histogram.kinds)
+
+    def _ask_before_reading(self, name: str, nbytes: int) -> None:
+        """Minutes of reading wait for a click (the same size rule as the health check)."""
+        self.runners[name].cancel()
+        view = {"histogram": self.histogram, "depth": self.depth, "heatmap": self.heatmap}[name]
+        view.clear()  # not the previous selection's plot under this one's title
+        self._asking[name] = nbytes
+        self.read_prompt.ask(max(self._asking.values()))
+
+    def _read_accepted(self) -> None:
+        self._allowed |= {(name, tuple(self.paths)) for name in self._asking}
+        self._asking.clear()
+        self.read_prompt.hide()
+        self._start_visible()
+
+    def _record_throughput(self, name: str) -> None:
+        nbytes, started = self._reading.pop(name, (0, 0.0))
+        if nbytes:
+            read_guard.THROUGHPUT.record(nbytes, time.perf_counter() - started)
 
     def _busy_changed(self, _busy: bool) -> None:
         # Show the bar only for work that takes a moment: quick answers should not flicker.

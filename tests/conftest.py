@@ -6,7 +6,9 @@ QT_QPA_PLATFORM and XDG_CONFIG_HOME once, when it starts.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,8 +21,11 @@ DEMO_CKPT = DEMO_DIR / "tiny-gpt.ckpt"
 DEMO_FOLDER = DEMO_DIR / "tiny-gpt"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# Anything that still falls back to the default config location lands in a throw-away folder.
-os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="paramscope-tests-config-")
+# Anything that still falls back to the default config location lands in a throw-away folder,
+# removed when the test run ends.
+CONFIG_HOME = tempfile.mkdtemp(prefix="paramscope-tests-config-")
+os.environ["XDG_CONFIG_HOME"] = CONFIG_HOME
+atexit.register(shutil.rmtree, CONFIG_HOME, ignore_errors=True)
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

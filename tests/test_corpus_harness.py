@@ -102,3 +102,75 @@ def test_each_kind_of_disagreement_is_reported(state_dict_file: Path) -> None:
 def test_keras_names_drop_a_repeated_layer_name() -> None:
     assert corpus.keras_name("lstm_1", "lstm_1/kernel:0") == "lstm_1.kernel"
     assert corpus.keras_name("bn_1", "bn_1_1/gamma:0") == "bn_1.bn_1_1.gamma"
+
+
+class Hparams:
+    """A class a training script pickles beside its weights (as Lightning pickles OmegaConf)."""
+
+    def __init__(self, lr: float) -> None:
+        self.lr = lr
+
+
+def test_a_checkpoint_naming_a_foreign_class_is_read_weights_only_with_stand_ins(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lightning.ckpt"
+    torch.save({"state_dict": {"w": torch.ones(2, 3)}, "hparams": Hparams(0.1)}, path)
+    ref = corpus.ref_pytorch(path)
+    assert ref.asks_code  # torch's weights-only loader refuses it: a warning saying so is right
+    assert [(t.name, t.shape) for t in ref] == [("state_dict.w", (2, 3))]
+    assert not corpus.is_false_alarm("this file asks to run code", asks_code=True)
+    assert corpus.is_false_alarm("this file asks to run code", asks_code=False)
+
+
+def test_keras3_storage_paths_are_named_from_the_config() -> None:
+    config = {
+        "class_name": "Sequential",
+        "config": {
+            "layers": [
+                {"class_name": "InputLayer", "config": {"name": "input"}},
+                {
+                    "class_name": "Functional",
+                    "config": {
+                        "name": "backbone",
+                        "layers": [
+                            {"class_name": "Conv2D", "config": {"name": "stem"}},
+                            {"class_name": "BatchNormalization", "config": {"name": "bn_a"}},
+                            {
+                                "class_name": "BatchNormalization",
+                                "config": {"name": "bn_b", "scale": False},
+                            },
+                        ],
+                    },
+                },
+                {"class_name": "Dense", "config": {"name": "head"}},
+            ]
+        },
+    }
+    layers = corpus.keras3_layers(config)
+    assert layers["layers/functional/layers/batch_normalization_1"][0] == (
+        "layers/backbone/layers/bn_b"
+    )
+    assert layers["layers/dense"][0] == "layers/head"
+    bn_b = layers["layers/functional/layers/batch_normalization_1"][1]
+    # no gamma when scale=False; the moving statistics are buffers
+    assert corpus.keras3_var_names(bn_b) == (["beta", "moving_mean", "moving_variance"], 1)
+    assert corpus.keras_snake("SeparableConv2D") == "separable_conv2d"
+
+
+def test_a_quantised_gguf_is_compared_after_dequantising(tmp_path: Path) -> None:
+    gguf = pytest.importorskip("gguf")
+    rng = np.random.default_rng(0)
+    weight = rng.standard_normal((8, 64)).astype(np.float32)
+    path = tmp_path / "q.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    kind = gguf.GGMLQuantizationType.Q8_0
+    blocks = gguf.quants.quantize(weight, kind)
+    writer.add_tensor("w", blocks, raw_shape=blocks.shape, raw_dtype=kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    (ref,) = corpus.ref_gguf(path)
+    assert (ref.shape, ref.dtype) == ((8, 64), "q8_0")
+    assert np.abs(ref.values() - weight).max() < 0.02  # the blocks' numbers, not their bytes

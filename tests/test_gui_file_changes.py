@@ -83,6 +83,8 @@ def test_a_rewritten_file_offers_reload_and_reload_keeps_the_place_and_edits(
     if window.hparams is not None:
         assert window.hparams.edit_value(EDIT, 64)
     assert not tab.reload_bar.offered
+    if window.distribution is not None:  # a job still reading would stop with its own message
+        qtbot.waitUntil(lambda: not window.distribution.busy, timeout=30_000)
 
     status = weights.stat()
     change(weights)

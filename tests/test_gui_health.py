@@ -104,7 +104,7 @@ def test_a_small_model_is_checked_and_its_troubles_marked(qtbot, window, trouble
 
     line = tab.health.label.text()
     assert "6 tensors checked" in line
-    for found in ("1 dead", "1 nan", "1 outliers", "1 sparse"):
+    for found in ("1 dead", "1 with NaN", "1 outlier<", "1 mostly zero"):  # plurals right
         assert found in line
 
 

@@ -161,7 +161,9 @@ def test_drop_files_and_folders_refuses_others(
     assert window.tabs.count() == 2
 
 
-def test_a_web_link_dropped_is_refused_with_a_reason(window: MainWindow) -> None:
+def test_a_web_link_dragged_in_offers_to_open_its_headers(window: MainWindow) -> None:
+    """Issue 19: an https link opens from its headers (tests/test_remote_gui.py drops one on a
+    loopback Hub); here only the offer is checked, so nothing reaches the network."""
     mime = QMimeData()
     mime.setUrls([QUrl("https://huggingface.co/gpt2/resolve/main/model.safetensors")])
     enter = QDragEnterEvent(
@@ -172,8 +174,23 @@ def test_a_web_link_dropped_is_refused_with_a_reason(window: MainWindow) -> None
         Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(window, enter)
+    assert window.overlay.isVisible() and window.overlay.ok
+    assert "headers only" in window.overlay.text and "huggingface.co" in window.overlay.text
+
+
+def test_a_link_of_another_scheme_dropped_is_refused_with_a_reason(window: MainWindow) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl("ftp://example.org/model.safetensors")])
+    enter = QDragEnterEvent(
+        QPoint(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, enter)
     assert window.overlay.isVisible() and not window.overlay.ok
-    assert "download it first" in window.overlay.text and "huggingface.co" in window.overlay.text
+    assert "https links" in window.overlay.text and "example.org" in window.overlay.text
     assert not drop(window, mime).isAccepted()
     assert window.tabs.count() == 0
 

@@ -226,9 +226,10 @@ def test_paddle_constant_weights_are_tensors_with_their_values(tmp_path):
     running = {"batch_norm_0.w_1", "batch_norm_0.w_2"}
     assert ckpt.totals.params == sum(v.size for k, v in params.items() if k not in running)
     assert ckpt.totals.buffers == 16 + 4 + 2  # running mean/var and the two shape constants
-    # helper.make_tensor keeps int64 in varints: the shape constants are counted, not read
-    (warning,) = ckpt.warnings
-    assert "varints" in warning and "flatten_0.tmp_0.shape" in warning
+    # helper.make_tensor keeps int64 in varints (int64_data): read from there, like any tensor
+    assert ckpt.warnings == []
+    shape = ckpt.tensor("flatten_0.tmp_0.shape")
+    assert shape is not None and shape.source is not None
 
 
 def test_paddle_roles_come_from_the_consuming_operator(tmp_path):
@@ -586,9 +587,10 @@ def test_attribute_and_sparse_constants(tmp_path):
     ckpt = open_checkpoint(path)
     # a scalar value_float lies in the file as four bytes: readable
     assert ckpt.tensor("temperature").source is not None
-    # the rest are not a plain run of bytes: counted, and a warning names each kind
+    # value_floats and value_int(s) are protobuf numbers, read from the file as such; sparse
+    # tensors are not a run of elements: counted, and a warning names them
     unreadable = {t.name for t in ckpt.tensors if t.source is None}
-    assert unreadable == {"gain", "axis", "new_shape", "mask.weight", "proj.weight"}
+    assert unreadable == {"mask.weight", "proj.weight"}
     said = " ".join(ckpt.warnings)
     for name in unreadable:
         assert name in said
@@ -815,3 +817,47 @@ def test_cli_info_and_stats_read_constant_and_subgraph_tensors(tmp_path):
     result = json.loads(inner.stdout)
     assert result["min"] == float(held["choose/then_branchw"].min())
     assert result["std"] == pytest.approx(held["choose/then_branchw"].astype(np.float64).std())
+
+
+def test_values_stored_as_protobuf_numbers_are_read_exactly(tmp_path):
+    """int32_data (with float16's bit patterns and negative int8), int64_data, uint64_data,
+    value_int(s) and unpacked value_floats hold numbers, not a run of bytes: statistics read them
+    from the file all the same, equal to what onnx itself decodes."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(7)
+    half = rng.standard_normal((3, 5)).astype(np.float16)
+    arrays = {
+        "half": helper.make_tensor("half", TensorProto.FLOAT16, [3, 5], half.tolist()),
+        "small": helper.make_tensor("small", TensorProto.INT8, [4], [-128, -1, 0, 127]),
+        "big": helper.make_tensor("big", TensorProto.INT64, [3], [-(2**62), -5, 2**63 - 1]),
+        "huge": helper.make_tensor("huge", TensorProto.UINT64, [2], [0, 2**64 - 1]),
+    }
+    assert not arrays["half"].raw_data and arrays["half"].int32_data  # as exporters write them
+    nodes = [
+        helper.make_node("Constant", [], [name], value=tensor) for name, tensor in arrays.items()
+    ]
+    nodes += [
+        helper.make_node("Constant", [], ["steps"], value_ints=[3, -7, 11]),
+        helper.make_node("Constant", [], ["axis"], value_int=-1),
+        helper.make_node("Constant", [], ["gain"], value_floats=[1.0, -2.5, 4.0, 1e-8]),
+        helper.make_node("Identity", ["x"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "numbers",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = tmp_path / "numbers.onnx"
+    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    check_against_onnx(path)
+    ckpt = open_checkpoint(path)
+    assert all(t.source is not None for t in ckpt.tensors), ckpt.warnings
+    expected = {name: numpy_helper.to_array(tensor) for name, tensor in arrays.items()}
+    expected |= {"steps": np.int64([3, -7, 11]), "axis": np.int64(-1)}
+    expected["gain"] = np.float32([1.0, -2.5, 4.0, 1e-8])
+    for name, values in expected.items():
+        result = stats.tensor_stats(ckpt.tensor(name), workers=1)
+        assert result.numel == values.size, name
+        assert result.min == values.min() and result.max == values.max(), name

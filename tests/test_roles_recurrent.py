@@ -240,3 +240,37 @@ def test_keras3_recurrent_cells_name_their_kernels(tmp_path):
     assert names["layers.encoder.cell.bias"] == ("bias", "recurrent")
     assert names["layers.bi.backward_layer.cell.bias"] == ("bias", "recurrent")
     assert ckpt.totals.counts["other"] == 0
+
+
+def test_flat_numpy_names_of_a_recurrent_model(tmp_path):
+    """g2p-en ships its GRU seq2seq as a NumPy archive with flat names (`enc_w_ih`, `fc_w`,
+    `enc_emb`): all of it was "other"."""
+    rng = np.random.default_rng(0)
+    arrays = {
+        "enc_emb": rng.standard_normal((29, 256)),
+        "enc_w_ih": rng.standard_normal((768, 256)),
+        "enc_w_hh": rng.standard_normal((768, 256)),
+        "enc_b_ih": rng.standard_normal(768),
+        "enc_b_hh": rng.standard_normal(768),
+        "fc_w": rng.standard_normal((74, 256)),
+        "fc_b": rng.standard_normal(74),
+    }
+    path = tmp_path / "checkpoint20.npz"
+    np.savez(path, **{k: v.astype(np.float32) for k, v in arrays.items()})
+    ckpt = open_checkpoint(path)
+    roles = {t.name: (t.kind, t.role) for t in ckpt.tensors}
+    assert roles["enc_w_ih"] == roles["enc_w_hh"] == ("weight", "recurrent")
+    assert roles["enc_b_ih"] == roles["enc_b_hh"] == ("bias", "recurrent")
+    assert roles["fc_w"] == ("weight", "linear") and roles["fc_b"] == ("bias", "linear")
+    assert roles["enc_emb"] == ("weight", "embedding")
+    assert ckpt.totals.params == sum(v.size for v in arrays.values())
+
+
+@pytest.mark.parametrize("stem", ["word2vec.syn0", "doc2vec_old_sep.syn1neg", "model.wv.vectors"])
+def test_gensim_word_vectors_saved_as_npy_are_embedding_tables(tmp_path, stem):
+    """gensim saves its vector tables as lone .npy files named `<model>.syn0`, `.syn1neg`,
+    `.wv.vectors`: a [vocab, dim] table that was 100 % "other"."""
+    path = tmp_path / f"{stem}.npy"
+    np.save(path, np.random.default_rng(1).standard_normal((50, 8)).astype(np.float32))
+    (t,) = open_checkpoint(path).tensors
+    assert (t.kind, t.role) == ("weight", "embedding")

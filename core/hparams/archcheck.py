@@ -8,10 +8,12 @@ only (not optimizer state); the block stack is the numbered module holding the m
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Any
 
+from core.hparams.edit import MERGED, MISSING, HyperParamSet
 from core.hparams.keys import spec_for
 from core.hparams.merge import KeyPath, dotted, flatten
 from core.model import Checkpoint, ModuleNode, TensorInfo
@@ -81,8 +83,40 @@ def config_values(sources: dict[str, dict]) -> dict[str, tuple[str, KeyPath, Any
     return found
 
 
-def check_architecture(checkpoint: Checkpoint) -> list[ArchCheck]:
-    config = config_values(checkpoint.hyperparams)
+def edited_sources(hset: HyperParamSet) -> dict[str, dict]:
+    """The sources as the person has edited them: a source's own edits, and an edit of the merged
+    view put into the source its value came from (so the check says what the edit means)."""
+    edits = [(view, c) for view, config in hset.opened_views().items() for c in config.diff()]
+    if not edits:
+        return hset.sources
+    sources = {name: copy.deepcopy(data) for name, data in hset.sources.items()}
+    for view, change in edits:
+        source = hset.source_of(view, change.path) if view == MERGED else view
+        if source not in sources:
+            source = next(iter(sources))  # a key added to the merged view
+        _put(sources[source], change.path, change.new)
+    return sources
+
+
+def _put(tree: dict, path: KeyPath, value: Any) -> None:
+    node = tree
+    for key in path[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    if value is MISSING:
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = copy.deepcopy(value)
+
+
+def check_architecture(
+    checkpoint: Checkpoint, sources: dict[str, dict] | None = None
+) -> list[ArchCheck]:
+    """The checks of `sources` (the checkpoint's own hyperparameters unless given: edited ones)."""
+    sources = checkpoint.hyperparams if sources is None else sources
+    config = config_values(sources)
     model = [t for t in checkpoint.tensors if t.section == "model"]
     if not config or not model:
         return []
@@ -111,7 +145,7 @@ def check_architecture(checkpoint: Checkpoint) -> list[ArchCheck]:
         )
     if "num_layers" in config:
         checks.append(_check_layers(config["num_layers"][2], blocks, key("num_layers")))
-    latent = any(_has_key(data, "kv_lora_rank") for data in checkpoint.hyperparams.values())
+    latent = any(_has_key(data, "kv_lora_rank") for data in sources.values())
     if "num_heads" in config and not latent:  # DeepSeek's latent attention hides head counts
         width = config.get("hidden_size", (None, None, hidden))[2] or hidden
         heads = config["num_heads"][2]

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from core import json_strict
 from core.hparams import yaml_safe
 from core.hparams.keys import KeySpec, canonical, spec_for
 from core.hparams.merge import KeyPath, Merged, dotted, flatten, log_history, merge
@@ -157,7 +158,10 @@ def _convert(name: str, value: Any, target: str, current: Any = MISSING) -> Any:
         if isinstance(value, bool):
             return _refuse(name, value, "a number")
         if isinstance(value, int | float):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an int beyond float range
+                return _refuse(name, value, "a number a float can hold")
         if isinstance(value, str):
             try:
                 return float(value.strip().replace("_", ""))
@@ -190,7 +194,9 @@ def _convert(name: str, value: Any, target: str, current: Any = MISSING) -> Any:
 
 
 def _refuse(name: str, value: Any, wanted: str) -> Any:
-    raise HParamError(f"{name} must be {wanted}; {value!r} is not")
+    too_long = isinstance(value, int) and value.bit_length() > json_strict.MAX_INT_BITS
+    shown = json_strict.huge_int_text(value) if too_long else repr(value)
+    raise HParamError(f"{name} must be {wanted}; {shown} is not")
 
 
 def _check_limits(name: str, value: Any, spec: KeySpec | None) -> None:
@@ -405,6 +411,10 @@ class HyperParamSet:
     def configs(self) -> list[EditableConfig]:
         """The views opened for editing so far."""
         return list(self._configs.values())
+
+    def opened_views(self) -> dict[str, EditableConfig]:
+        """View name → its config, for the views opened for editing so far."""
+        return dict(self._configs)
 
     def source_of(self, view: str, path: KeyPath) -> str:
         if view != MERGED:

@@ -13,15 +13,16 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from core.errors import CheckpointError
-from core.hparams import yaml_safe
+from core.hparams import toml_write, yaml_safe
 from core.hparams.discover import is_run_state
-from core.hparams.merge import flatten
 from core.model import Checkpoint
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
@@ -45,8 +46,7 @@ def to_text(data: dict[str, Any], fmt: str) -> tuple[str, list[str]]:
         notes = [
             f"{'.'.join(p)}: {v!r} is written as JSON5-style {json.dumps(v)}, which Python "
             "reads but strict JSON parsers refuse"
-            for p, v in _leaves(data)
-            if isinstance(v, float) and not math.isfinite(v)
+            for p, v in _nonfinite(data)
         ]
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n", notes
     if fmt == "toml":
@@ -54,30 +54,39 @@ def to_text(data: dict[str, Any], fmt: str) -> tuple[str, list[str]]:
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def _leaves(data: Any, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
-    found: list[tuple[tuple[str, ...], Any]] = []
-    for path, value in flatten(data, prefix).items():
-        if isinstance(value, list):
-            for i, item in enumerate(value):
-                if isinstance(item, dict | list):
-                    found.extend(_leaves({str(i): item}, path))
-                else:
-                    found.append(((*path, str(i)), item))
+def _nonfinite(data: Any) -> list[tuple[tuple[str, ...], float]]:
+    """Every NaN or infinity in `data` with its path (list items as their index), in the order
+    of the file, by a loop that makes a path only for what it finds: one pass over any size."""
+    found: list[tuple[tuple[str, ...], float]] = []
+    stack: list[tuple[tuple[str, ...], Any]] = [((), iter(data.items()))]
+    while stack:
+        path, items = stack[-1]
+        for key, item in items:
+            if isinstance(item, float):
+                if not math.isfinite(item):
+                    found.append(((*path, str(key)), item))
+            elif isinstance(item, dict | list | tuple):
+                inner = item.items() if isinstance(item, dict) else enumerate(item)
+                stack.append(((*path, str(key)), iter(inner)))
+                break
         else:
-            found.append((path, value))
+            stack.pop()
     return found
 
 
 def _toml(data: dict[str, Any]) -> tuple[str, list[str]]:
-    import tomlkit
-
     dropped: list[str] = []
     notes: list[str] = []
-    document = tomlkit.document()
-    for key, value in _for_toml(data, (), dropped, notes).items():
-        document.add(key, value)
+    plain = _for_toml(data, (), dropped, notes)
     notes[:0] = [f"{key}: null has no TOML form; left out" for key in dropped]
-    text = tomlkit.dumps(document)
+    text = toml_write.dumps(plain)
+    if text is None:  # a value that is not plain data: tomlkit knows more types (slowly)
+        import tomlkit
+
+        document = tomlkit.document()
+        for key, value in plain.items():
+            document.add(key, value)
+        text = tomlkit.dumps(document)
     if dropped:
         header = "".join(f"# {key} = null (TOML has no null; left out)\n" for key in dropped)
         text = header + ("\n" if text else "") + text
@@ -115,8 +124,10 @@ def _for_toml(value: Any, path: tuple[str, ...], dropped: list[str], notes: list
 def write_atomic(target: Path, text: str) -> None:
     """Write text to `target` through a temporary file in its folder and a rename."""
     target = Path(target)
+    remove_stale_temps(target)
+    # `.<name>.<pid>-<random>.tmp`: the pid tells a later export whether its writer still runs
     handle, temp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+        prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent
     )
     try:
         os.chmod(temp_name, _mode_for(target))
@@ -129,6 +140,54 @@ def write_atomic(target: Path, text: str) -> None:
         # anything — a full disk, Ctrl+C — leaves no partial file behind
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+STALE_AGE = 3600  # seconds: no export takes this long; an older temp file's writer is gone
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Delete temporary files an earlier export to `target` left when it was killed (`kill -9`,
+    a power cut): only names of exactly our pattern, and only when the process that wrote one
+    is gone or the file is older than any export takes. Returns what was deleted."""
+    ours = re.compile(
+        rf"\.{re.escape(target.name)}\.(?:(?P<pid>\d+)-)?[a-z0-9_]{{8}}\.tmp", re.ASCII
+    )
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        found = ours.fullmatch(entry.name)
+        if found is None:
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            pid = found["pid"]
+            gone = pid is not None and not _process_alive(int(pid))
+            if gone or now - info.st_mtime > STALE_AGE:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # another export removed it first, or it is not ours to remove
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return True  # no cheap check: the age alone decides
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # a process of another user holds the pid, or the number is no pid
+    return True
 
 
 def _mode_for(target: Path) -> int:
@@ -161,7 +220,14 @@ def export(
     target = Path(target).expanduser()
     fmt = fmt or format_for(target)
     if target.is_symlink():  # write the file it points to; replacing the link would break it
-        target = target.resolve()
+        try:
+            target = target.resolve(strict=False)
+        except (RuntimeError, OSError):  # Python 3.11 raises RuntimeError for a loop
+            raise CheckpointError(
+                target,
+                "is a symbolic link that leads back to itself (a link loop)",
+                "remove the link or choose another file name",
+            ) from None
     for path in protect or []:
         if _same_file(path, target):
             raise CheckpointError(
@@ -170,7 +236,17 @@ def export(
                 "choose another file name",
             )
     data, run_state = training_config(data)
-    text, notes = to_text(data, fmt)
+    try:
+        replaced: list[str] = []
+        data = _without_surrogates(data, replaced)
+        text, notes = to_text(data, fmt)
+    except RecursionError:
+        raise CheckpointError(target, "the values nest too deeply to write") from None
+    if replaced:
+        notes.append(
+            f"{replaced[0]}{' and others' if len(replaced) > 1 else ''}: text held bytes that "
+            "are not UTF-8; they are written as U+FFFD (�)"
+        )
     if run_state:
         notes.append(f"run state left out (facts of this checkpoint): {', '.join(run_state)}")
     try:
@@ -178,6 +254,29 @@ def export(
     except OSError as error:
         raise CheckpointError(target, f"could not be written ({error.strerror or error})") from None
     return notes
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any, replaced: list[str]) -> Any:
+    """A pickle's text that was not UTF-8 is kept as lone surrogates, which no UTF-8 file can
+    hold: each becomes U+FFFD, and the text is named in `replaced`."""
+    if isinstance(value, str):
+        if value.isascii() or not _SURROGATE.search(value):
+            return value
+        fixed = _SURROGATE.sub("\ufffd", value)
+        replaced.append(repr(fixed[:40]))
+        return fixed
+    if isinstance(value, dict):
+        return {
+            _without_surrogates(k, replaced): _without_surrogates(v, replaced)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        items = [_without_surrogates(item, replaced) for item in value]
+        return items if isinstance(value, list) else tuple(items)
+    return value
 
 
 def beside_path(checkpoint_path: Path) -> Path:

@@ -96,5 +96,6 @@ def scalar(text: str) -> Any:
     """One value as YAML reads it (`3e-4` → float, `true` → bool, `[1, 2]` → list)."""
     try:
         return load(text) if text.strip() else ""
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError, RecursionError):
+        # ValueError: an int of more than 4,300 digits, which Python refuses to read
         return text

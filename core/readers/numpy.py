@@ -171,6 +171,8 @@ def _read_npz(path: Path) -> ReadResult:
     refused: list[str] = []
     with zf, open(path, "rb") as raw:
         for member in zf.infolist():
+            if not member.filename:  # zipfile's is_dir() fails on it: say what is wrong instead
+                raise CheckpointError(path, "a member of the .npz zip has no name", "corrupt")
             if member.is_dir():
                 continue
             key = member.filename.removesuffix(".npy")

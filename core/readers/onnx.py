@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import pbvalues
 from core.errors import CheckpointError
 from core.fileread import FileBytes
 from core.model import DataSource, TensorInfo
@@ -212,6 +213,9 @@ class _Initializer:
     # why the values are no run of elements at a place in the file: "varints" (int32_data,
     # int64_data, value_int(s)), "list" (value_floats one at a time), "sparse"; "" if they are
     unreadable: str = ""
+    # values stored as protobuf numbers: (the message holding them, field number, kind), read
+    # by core.pbvalues from the file like any other tensor's bytes
+    numbers: tuple[tuple[int, int], int, str] | None = None
     external: dict[str, str] = field(default_factory=dict)
     location: int = 0
 
@@ -359,6 +363,7 @@ def _function(walker: _Walker, span: tuple[int, int], contents: _Contents, names
 class _Attribute:
     name: str = ""
     fields: list[tuple[int, int, Any]] = field(default_factory=list)  # all but the name
+    span: tuple[int, int] = (0, 0)  # the attribute's bytes: where value_int(s)/value_floats lie
 
 
 def _walk_node(
@@ -408,7 +413,7 @@ def _walk_node(
 
 
 def _attribute(walker: _Walker, span: tuple[int, int]) -> _Attribute:
-    attribute = _Attribute()
+    attribute = _Attribute(span=span)
     for number, wire, value in walker.fields(*span, "a node attribute"):
         if number == 1 and wire == 2:
             attribute.name = walker.text(value)
@@ -445,15 +450,18 @@ def _constant(walker: _Walker, attributes: list[_Attribute]) -> _Initializer | N
         if attribute.name == "value_float" and found[2]:
             return _Initializer(data_type=1, payload=found[2][-1][1], payload_field=9)
         if attribute.name == "value_floats":
-            return _float_list(found[7])
+            init = _float_list(found[7])
+            if init.unreadable == "list":
+                init.unreadable, init.numbers = "", (attribute.span, 7, "float32")
+            return init
         if attribute.name == "value_int":
-            return _Initializer(data_type=7, unreadable="varints")
+            return _Initializer(data_type=7, numbers=(attribute.span, 3, "varint"))
         if attribute.name == "value_ints":
             count = sum(
                 len(walker.packed_varints(value, "a Constant's value_ints")) if wire == 2 else 1
                 for wire, value in found[8]
             )
-            return _Initializer(dims=[count], data_type=7, unreadable="varints")
+            return _Initializer(dims=[count], data_type=7, numbers=(attribute.span, 8, "varint"))
         if attribute.name == "value_string":
             return _Initializer(data_type=8)
         if attribute.name == "value_strings":
@@ -557,7 +565,9 @@ def _initializer(walker: _Walker, span: tuple[int, int]) -> _Initializer:
             init.name = walker.text(value)
         elif number in (9, 4, 10) and wire == 2:  # raw_data, float_data, double_data
             init.payload, init.payload_field = value, number
-        elif number in (5, 6, 7, 11):
+        elif number in (5, 7, 11):  # int32_data, int64_data, uint64_data
+            init.numbers = (span, number, "uvarint" if number == 11 else "varint")
+        elif number == 6:  # string_data
             init.unreadable = "varints"
         elif number == 13 and wire == 2:
             key, text = _string_pair(walker, value)
@@ -594,6 +604,13 @@ def _add_tensor(
         source = _external_source(path, result, info, init.external, lacking)
         info.source = _packed(result, info, source)
         return info
+    if init.payload is None and init.numbers is not None and not init.unreadable:
+        (begin, end), number, kind = init.numbers
+        if end - begin <= pbvalues.MAX_BYTES and dtype not in PACKED_4BIT:
+            encoding = pbvalues.encoding(number, kind, numel)
+            info.source = DataSource(file=path, offset=begin, nbytes=end - begin, encoding=encoding)
+            return info
+        init.unreadable = "varints"
     if init.payload is None:
         if init.unreadable:
             unreadable.setdefault(init.unreadable, []).append(name)

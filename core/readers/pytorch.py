@@ -338,7 +338,8 @@ def _unpickle_zip(path: Path, size: int):
                 places[storage.key] = (start, member.file_size)
 
         def locate(storage: StorageRef) -> tuple[int, int] | str:
-            return places[storage.key]
+            # a storage pickled inline (torch.storage._load_from_bytes) is no member
+            return places.get(storage.key, "its storage is pickled inline, not an archive member")
 
         script = None
         if is_torchscript(names, prefix):

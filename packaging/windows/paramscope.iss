@@ -27,9 +27,13 @@ DefaultGroupName={#AppName}
 DisableProgramGroupPage=yes
 PrivilegesRequired=lowest
 PrivilegesRequiredOverridesAllowed=dialog
+; Qt 6 supports Windows 10 1809 (build 17763) and later.
+MinVersion=10.0.17763
 ArchitecturesAllowed=x64compatible
 ArchitecturesInstallIn64BitMode=x64compatible
 ChangesAssociations=yes
+ChangesEnvironment=yes
+LicenseFile=..\..\LICENSE
 OutputDir=..\..\dist
 OutputBaseFilename=ParamScope-{#AppVersion}-setup
 SetupIconFile=..\..\resources\icons\paramscope.ico
@@ -40,9 +44,14 @@ WizardStyle=modern
 
 [Tasks]
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
+Name: "addtopath"; Description: "Add the ""paramscope"" command to PATH (command line: paramscope info MODEL)"; GroupDescription: "Command line:"
 
 [Files]
 Source: "..\..\dist\ParamScope\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+; The console build beside the windowed one (packaging/paramscope.spec builds both); `paramscope`
+; on PATH is this small script in {app}\bin, which runs it. {app} itself is not put on PATH:
+; there `paramscope` would find the windowed ParamScope.exe (names are case-insensitive).
+Source: "paramscope.cmd"; DestDir: "{app}\bin"; Flags: ignoreversion
 
 [Icons]
 Name: "{group}\{#AppName}"; Filename: "{app}\{#AppExe}"
@@ -91,3 +100,59 @@ Root: HKA; Subkey: "Software\Classes\Applications\{#AppExe}\SupportedTypes"; Val
 
 [Run]
 Filename: "{app}\{#AppExe}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent
+
+[Code]
+// `paramscope` on PATH: the bin folder of the app is added to the user's PATH (per-user install)
+// or the system's (all-users install) when the task is ticked, and removed again on uninstall.
+const
+  UserEnvironment = 'Environment';
+  SystemEnvironment = 'SYSTEM\CurrentControlSet\Control\Session Manager\Environment';
+
+function EnvironmentRoot: Integer;
+begin
+  if IsAdminInstallMode then Result := HKEY_LOCAL_MACHINE else Result := HKEY_CURRENT_USER;
+end;
+
+function EnvironmentKey: String;
+begin
+  if IsAdminInstallMode then Result := SystemEnvironment else Result := UserEnvironment;
+end;
+
+function BinDir: String;
+begin
+  Result := ExpandConstant('{app}\bin');
+end;
+
+procedure AddBinDirToPath;
+var
+  Path: String;
+begin
+  if not RegQueryStringValue(EnvironmentRoot, EnvironmentKey, 'Path', Path) then Path := '';
+  if Pos(';' + Uppercase(BinDir) + ';', ';' + Uppercase(Path) + ';') > 0 then Exit;
+  if (Path <> '') and (Copy(Path, Length(Path), 1) <> ';') then Path := Path + ';';
+  RegWriteExpandStringValue(EnvironmentRoot, EnvironmentKey, 'Path', Path + BinDir);
+end;
+
+procedure RemoveBinDirFromPath;
+var
+  Path: String;
+  At: Integer;
+begin
+  if not RegQueryStringValue(EnvironmentRoot, EnvironmentKey, 'Path', Path) then Exit;
+  Path := ';' + Path + ';';
+  At := Pos(';' + Uppercase(BinDir) + ';', Uppercase(Path));
+  if At = 0 then Exit;
+  Delete(Path, At, Length(BinDir) + 1);
+  Path := Copy(Path, 2, Length(Path) - 2);
+  RegWriteExpandStringValue(EnvironmentRoot, EnvironmentKey, 'Path', Path);
+end;
+
+procedure CurStepChanged(CurStep: TSetupStep);
+begin
+  if (CurStep = ssPostInstall) and WizardIsTaskSelected('addtopath') then AddBinDirToPath;
+end;
+
+procedure CurUninstallStepChanged(CurUninstallStep: TUninstallStep);
+begin
+  if CurUninstallStep = usPostUninstall then RemoveBinDirFromPath;
+end;

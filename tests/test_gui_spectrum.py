@@ -1,0 +1,97 @@
+"""The window's spectra: the α column (bands, module means, sorting) and the Spectrum tab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from safetensors.numpy import save_file
+
+from core.analysis import spectrum
+from gui.layer_tree import ALPHA, NAME, PATH_ROLE
+from gui.main_window import MainWindow
+from gui.settings import Settings
+
+
+@pytest.fixture
+def window(qtbot):
+    win = MainWindow(Settings())
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    for tab in map(win.tabs.widget, range(win.tabs.count())):
+        for line in (getattr(tab, "health", None), getattr(tab, "spectra", None)):
+            if line is not None:
+                line.cancel()
+                line.wait()
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    tensors = {
+        f"layers.{i}.fc.weight": rng.standard_normal((120, 60)).astype(np.float32) for i in range(3)
+    }
+    tensors["layers.0.fc.bias"] = np.zeros(120, np.float32)
+    path = tmp_path / "model.safetensors"
+    save_file(tensors, path)
+    spectrum.clear_cache()
+    return path
+
+
+def _row(tree, path: str):
+    model, stack = tree.proxy, [tree.proxy.index(-1, 0).parent()]
+    while stack:
+        parent = stack.pop()
+        for row in range(model.rowCount(parent)):
+            index = model.index(row, NAME, parent)
+            if index.data(PATH_ROLE) == path:
+                return index
+            stack.append(index)
+    raise AssertionError(path)
+
+
+def test_spectra_fill_the_alpha_column_with_bands_and_module_means(qtbot, window, model):
+    window.open_path(model)
+    qtbot.waitUntil(lambda: not window.loading_jobs(), timeout=30_000)
+    tab = window.current_tab()
+    qtbot.waitUntil(lambda: tab.spectra.results is not None, timeout=60_000)
+    tree = tab.tree
+    assert not tree.view.isColumnHidden(ALPHA)
+    alphas = {name: r.alpha for name, r in tab.spectra.results.items()}
+    assert set(alphas) == {f"layers.{i}.fc.weight" for i in range(3)}
+    tree.view.expandAll()
+    for name, alpha in alphas.items():
+        cell = _row(tree, name).siblingAtColumn(ALPHA)
+        assert cell.data() == f"{alpha:.2f}"
+        assert cell.data(Qt.ItemDataRole.BackgroundRole) is not None
+    assert _row(tree, "layers.0.fc.bias").siblingAtColumn(ALPHA).data() == ""
+    assert "layers" in tab.spectra.label.text() or "matrices" in tab.spectra.label.text()
+    mean = sum(alphas.values()) / 3
+    top = _row(tree, "layers")
+    assert top.siblingAtColumn(ALPHA).data() == f"{mean:.2f}"
+    tree.model.sort(ALPHA, Qt.SortOrder.AscendingOrder)  # sortable without error
+
+
+def test_spectrum_tab_plots_the_selected_matrix(qtbot, window, model):
+    window.open_path(model)
+    qtbot.waitUntil(lambda: not window.loading_jobs(), timeout=30_000)
+    panel = window.distribution
+    panel.tabs.setCurrentWidget(panel.spectrum)
+    panel.show_selection(["layers.1.fc.weight"])
+    qtbot.waitUntil(lambda: panel.spectrum.result is not None, timeout=60_000)
+    result = panel.spectrum.result
+    assert result.name == "layers.1.fc.weight" and result.num_evals == 60
+    assert "α" in panel.spectrum.description.text()
+    assert len(panel.spectrum.plot.listDataItems()) >= 2  # the ESD and the fitted power law
+    panel.spectrum.randomize_button.setChecked(True)
+    qtbot.waitUntil(
+        lambda: panel.spectrum.result is not None and panel.spectrum.result.rand_evals is not None,
+        timeout=60_000,
+    )
+    assert "shuffled" in panel.spectrum.description.text()
+    panel.show_selection(["layers.0.fc.bias"])
+    qtbot.waitUntil(lambda: panel.spectrum.result is None, timeout=10_000)
+    assert "weight matrix" in panel.spectrum.description.text()
