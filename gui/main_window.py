@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QTabWidget,
@@ -432,8 +433,14 @@ class MainWindow(QMainWindow):
         from gui.memory_panel import MemoryPanel  # noqa: PLC0415
 
         self.memory = MemoryPanel()
+        # its form and plot want ~430 px of height: scrolled, they no longer set the height of
+        # the whole bottom area (which squeezed the tree to a few rows and the window past 700)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.memory)
         self.memory_dock = self._dock(
-            "Memory", "memory", self.memory, Qt.DockWidgetArea.BottomDockWidgetArea
+            "Memory", "memory", scroll, Qt.DockWidgetArea.BottomDockWidgetArea
         )
         self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
         self.hparams_dock.raise_()
