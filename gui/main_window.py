@@ -442,8 +442,15 @@ class MainWindow(QMainWindow):
         self.memory_dock = self._dock(
             "Memory", "memory", scroll, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
-        self.hparams_dock.raise_()
+        # tabified once the window is shown: a second tab group made before that left Qt (6.11)
+        # with a stray copy of its tab bar, painted over the status bar
+        self._memory_tab_pending = True
+
+    def _tabify_memory_once(self) -> None:
+        if self._memory_tab_pending:
+            self._memory_tab_pending = False
+            self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
+            self.hparams_dock.raise_()
 
     def _dock(
         self,
@@ -621,11 +628,13 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         state = self.settings.restore("state")
         if state is not None:
+            self._memory_tab_pending = False  # the saved state says where Memory goes
             self.restoreState(state)
         self._default_docks = state is None
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._tabify_memory_once()
         self._size_docks_once()
 
     def _size_docks_once(self) -> None:

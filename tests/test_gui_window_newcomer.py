@@ -11,7 +11,7 @@ import torch
 import yaml
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QImage, QTextDocument
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QTabBar
 from safetensors.torch import save_file
 from torch import nn
 
@@ -211,6 +211,26 @@ def test_the_plot_gets_the_room_at_every_size(qtbot, window: MainWindow, tmp_pat
     assert window.dist_dock.width() >= 0.3 * window.width()
     assert plot.width() >= 0.6 * panel.width()
     assert tab.tree.width() >= 0.3 * window.width()
+
+
+def dock_tab_bars(window: MainWindow) -> list[tuple[str, ...]]:
+    return [
+        tuple(bar.tabText(i) for i in range(bar.count()))
+        for bar in window.findChildren(QTabBar)
+        if bar.parent() is window and bar.isVisible() and bar.count()
+    ]
+
+
+def test_no_stray_dock_tab_bar_over_the_status_bar(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    QApplication.processEvents()
+    assert dock_tab_bars(window) == []  # the empty page hides the docks, and their tabs
+    window.open_path(save_safetensors(make_model(), tmp_path / "m.safetensors"))
+    wait_opened(qtbot, window)
+    QApplication.processEvents()
+    bars = dock_tab_bars(window)
+    assert len(bars) == len(set(bars)), bars
 
 
 # --- 4. rich text is escaped -------------------------------------------------------------------------
