@@ -190,6 +190,7 @@ class Launch:
         self.app.removeEventFilter(self.opener)
         if self.server is not None:
             self.server.close()
+        self.window.quit_without_asking()  # the event loop has ended: it was asked already
         self.window.close()
         self.window.deleteLater()
 
@@ -283,6 +284,10 @@ def quit_on_signals(app: Any) -> Any:
     from PySide6.QtCore import QTimer
 
     def handler(_signum: int, _frame: Any) -> None:
+        # quit closes the windows; nobody is there to answer a question about pending edits
+        for widget in app.topLevelWidgets():
+            if hasattr(widget, "quit_without_asking"):
+                widget.quit_without_asking()
         # queued: a signal that lands before exec() starts must still end the loop it starts
         QTimer.singleShot(0, app.quit)
 

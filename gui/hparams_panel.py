@@ -311,6 +311,25 @@ class HyperparamModel(QAbstractItemModel):
         return bool(self.edit_handler(path, value))
 
 
+class _CountingFilter(QSortFilterProxyModel):
+    """The find filter; a group's count says how many of its keys the filter leaves
+    ("data (1 of 2)"), never the unfiltered number over fewer rows."""
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        source = self.mapToSource(index)
+        model = self.sourceModel()
+        if (
+            role == Qt.ItemDataRole.DisplayRole
+            and index.column() == KEY
+            and source.isValid()
+            and source.internalId() == 0
+            and self.filterRegularExpression().pattern()
+        ):
+            name, paths = model.groups[source.row()]
+            return f"{name} ({self.rowCount(index)} of {len(paths)})"
+        return super().data(index, role)
+
+
 # --- editors ---------------------------------------------------------------------------------------
 
 
@@ -460,7 +479,7 @@ class HyperparamPanel(QWidget):
         self.undo_stack: QUndoStack = self._empty_stack
         self.model = HyperparamModel(self)
         self.model.edit_handler = self.edit_value
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = _CountingFilter(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setRecursiveFilteringEnabled(True)
         self.proxy.setFilterKeyColumn(-1)
@@ -912,26 +931,28 @@ class HyperparamPanel(QWidget):
         self._written(target, notes)
         return target
 
-    def export_dialog(self) -> None:
+    def export_dialog(self) -> bool:
+        """Ask where, then export; whether a file was written."""
         if self._state is None:
-            return
+            return False
         start = str(beside_path(self._state.checkpoint.path))
         name, chosen = QFileDialog.getSaveFileName(
             self, "Export hyperparameters", start, EXPORT_FILTERS
         )
         if not name:
-            return
+            return False
         target = Path(name)
         if target.suffix.lower() not in (".yaml", ".yml", ".json", ".toml"):
-            target = target.with_name(target.name + _FILTER_SUFFIX.get(chosen.split()[0], ".yaml"))
-        self.export_to(target)
+            chosen_format = chosen.split()[0] if chosen else ""
+            target = target.with_name(target.name + _FILTER_SUFFIX.get(chosen_format, ".yaml"))
+        return self.export_to(target)
 
     def _written(self, target: Path, notes: list[str]) -> None:
         self.undo_stack.setClean()
         text = f"Saved {target.name}"
         if notes:
             text += " — " + "; ".join(notes)
-        self._show_message(text, error=bool(notes))
+        self._show_message(text, error=any(not n.startswith("run state") for n in notes))
         self.status_message.emit(f"Hyperparameters written to {target}")
 
     # --- side views -----------------------------------------------------------------------------

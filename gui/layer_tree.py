@@ -925,7 +925,10 @@ class ShareBarDelegate(QStyledItemDelegate):
 
 
 class FindField(QLineEdit):
-    """The find field: Escape clears it (and a second Escape leaves it to the window)."""
+    """The find field: Escape clears it (and a second Escape leaves it to the window); Down or
+    Enter goes on into the results."""
+
+    intoResults = Signal()
 
     def event(self, event) -> bool:
         # claim Escape before any window shortcut on it (a panel's Cancel) while there is text
@@ -941,6 +944,10 @@ class FindField(QLineEdit):
     def keyPressEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Escape and self.text():
             self.clear()
+            event.accept()
+            return
+        if event.key() in (Qt.Key.Key_Down, Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.intoResults.emit()
             event.accept()
             return
         super().keyPressEvent(event)
@@ -973,6 +980,7 @@ class LayerTree(QWidget):
         self._find_timer.setInterval(120)
         self._find_timer.timeout.connect(self._apply_find)
         self.find.textChanged.connect(lambda _t: self._find_timer.start())
+        self.find.intoResults.connect(self.enter_results)
 
         self.view = QTreeView()
         self.view.setModel(self.proxy)
@@ -982,6 +990,8 @@ class LayerTree(QWidget):
         self.view.setSortingEnabled(True)
         self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # the file's order until asked
         self.view.setAlternatingRowColors(True)
+        # `weight_ih_l0` and `weight_hh_l0` differ in the middle: keep both ends in sight
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setAllColumnsShowFocus(True)
@@ -1171,7 +1181,9 @@ class LayerTree(QWidget):
             if not self.view.isColumnHidden(c)
         )
         room = self.view.viewport().width() - others - 4
-        floor = min(wanted, 24 * char)  # names first: the numbers may scroll, names not
+        # names first: the numbers may scroll, names not; the header always reads "Name"
+        header = self.view.header().fontMetrics().horizontalAdvance(COLUMNS[NAME]) + 24
+        floor = max(min(wanted, 24 * char), header, 12 * char)
         width = max(floor, min(wanted, room))
         self._fitting = True
         self.view.setColumnWidth(NAME, width)
@@ -1239,6 +1251,26 @@ class LayerTree(QWidget):
     def focus_find(self) -> None:
         self.find.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.find.selectAll()
+
+    def enter_results(self) -> None:
+        """From the find field into the tree: the first match (or the first row) selected."""
+        if self._find_timer.isActive():
+            self._find_timer.stop()
+            self._apply_find()
+        matched = self.proxy.matched_paths if self.find.text().strip() else set()
+        index = self.proxy.index(0, NAME)
+        first = index
+        for _ in range(FIND_REVEAL_ROWS):
+            if not index.isValid() or not matched:
+                break
+            if self.model.path_of(self.proxy.mapToSource(index)).lower() in matched:
+                first = index
+                break
+            index = self.view.indexBelow(index)
+        if first.isValid():
+            self.view.setCurrentIndex(first)
+            self.view.scrollTo(first)
+        self.view.setFocus(Qt.FocusReason.TabFocusReason)
 
     def set_find_text(self, text: str) -> None:
         self.find.setText(text)

@@ -13,7 +13,7 @@ import re
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QRect, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QStackedWidget,
     QTabWidget,
@@ -57,6 +58,7 @@ from gui import compare_tab, demo_path, heap, theme
 from gui import help as help_module
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
+from gui.elided_label import ElidedLabel
 from gui.file_watch import FileWatcher, Place, ReloadBar, changed_message
 from gui.first_paint import after_first_paint
 from gui.health import HealthLine
@@ -66,6 +68,8 @@ from gui.raw_values import RawValuesView
 from gui.report_action import ReportExporter
 from gui.settings import Settings
 from gui.summary import SummaryView
+from gui.tab_titles import tab_title
+from gui.unsaved import settle_unsaved
 from gui.workers import Job
 
 try:
@@ -74,6 +78,8 @@ except ImportError:  # pragma: no cover - depends on the checkout
     HyperparamPanel = None  # type: ignore[assignment,misc]
 
 PROGRESS_DELAY_MS = 150  # quick opens should not flash a progress bar
+DIST_SHARE = 0.4  # of the window's width, for the plots at first
+HPARAMS_SHARE = 0.3  # of its height, for the hyperparameters below the tree
 
 
 def _placeholder(text: str) -> QLabel:
@@ -114,6 +120,10 @@ class CheckpointTab(QWidget):
         self._layout.addWidget(self.loading)
 
     @property
+    def title(self) -> str:
+        return tab_title(self.path)
+
+    @property
     def is_loading(self) -> bool:
         return self.checkpoint is None
 
@@ -124,6 +134,9 @@ class CheckpointTab(QWidget):
         self.summary = SummaryView(checkpoint)
         self.summary.openRequested.connect(self.openRequested)
         self.health = HealthLine(checkpoint)
+        # its findings run long: wrapped, they never set the window's minimum width
+        self.health.label.setWordWrap(True)
+        self.health.layout().setStretchFactor(self.health.label, 100)  # wrap at the edge only
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
         self.health.checked.connect(self.tree.set_health)
@@ -177,6 +190,7 @@ class EmptyPage(QWidget):
             "GGUF · ONNX · NumPy · Keras\nFiles are only read, never run or changed."
         )
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setWordWrap(True)  # the stack's pages share one minimum width: keep this one small
         hint.setEnabled(False)
         open_button = QPushButton("&Open…")
         open_button.clicked.connect(window.open_dialog)
@@ -238,6 +252,9 @@ class Banner(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.label = QLabel()
         self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)  # messages name files: never markup
+        # a path with no place to wrap is clipped (the tooltip has it) rather than widen the window
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setText("✕")
@@ -257,6 +274,7 @@ class Banner(QFrame):
     def add(self, message: str) -> None:
         self.messages = [*self.messages[-4:], message]
         self.label.setText("\n".join(self.messages))
+        self.label.setToolTip("\n".join(self.messages))
         self.show()
 
     def clear(self) -> None:
@@ -329,6 +347,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ParamScope")
         self.setAcceptDrops(True)
         self.resize(1400, 900)
+        self.ask_on_close = True  # pending edits ask first; a signal to quit does not
         # running opens → their tab (None once the tab was closed: the result is then ignored)
         self._jobs: dict[Job, CheckpointTab | None] = {}
         self.watcher = FileWatcher(self)
@@ -338,7 +357,9 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.setTabsClosable(True)
         self.tabs.setMovable(True)
-        self.tabs.setElideMode(Qt.TextElideMode.ElideMiddle)
+        # titles are short already (tab_title): the bar scrolls instead of eliding them to "…"
+        self.tabs.setElideMode(Qt.TextElideMode.ElideNone)
+        self.tabs.setUsesScrollButtons(True)
         self.tabs.tabCloseRequested.connect(self.close_tab)
         self.tabs.currentChanged.connect(self._current_changed)
         self.tabs.tabBar().setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -404,13 +425,26 @@ class MainWindow(QMainWindow):
         from gui.memory_panel import MemoryPanel  # noqa: PLC0415
 
         self.memory = MemoryPanel()
+        # its form and plot want ~430 px of height: scrolled, they no longer set the height of
+        # the whole bottom area (which squeezed the tree to a few rows and the window past 700)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(self.memory)
         self.memory_dock = self._dock(
-            "Memory", "memory", self.memory, Qt.DockWidgetArea.BottomDockWidgetArea
+            "Memory", "memory", scroll, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
-        self.hparams_dock.raise_()
         self.memory.set_wanted(False)  # behind the hyperparameters until its tab is chosen
         self.memory_dock.visibilityChanged.connect(self.memory.set_wanted)
+        # tabified once the window is shown: a second tab group made before that left Qt (6.11)
+        # with a stray copy of its tab bar, painted over the status bar
+        self._memory_tab_pending = True
+
+    def _tabify_memory_once(self) -> None:
+        if self._memory_tab_pending:
+            self._memory_tab_pending = False
+            self.tabifyDockWidget(self.hparams_dock, self.memory_dock)
+            self.hparams_dock.raise_()
 
     @property
     def distribution(self):  # -> DistributionPanel | None (None where the plots cannot load)
@@ -463,7 +497,8 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop opening")
         self.cancel_button.clicked.connect(self.cancel_loading)
-        self.progress_label = QLabel()
+        self.progress_label = ElidedLabel()
+        self.progress_label.setMaximumWidth(420)
         for widget in (self.progress_label, self.progress, self.cancel_button):
             bar.addPermanentWidget(widget)
             widget.hide()
@@ -625,11 +660,13 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         state = self.settings.restore("state")
         if state is not None:
+            self._memory_tab_pending = False  # the saved state says where Memory goes
             self.restoreState(state)
         self._default_docks = state is None
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
+        self._tabify_memory_once()
         self._size_docks_once()
 
     def _size_docks_once(self) -> None:
@@ -639,10 +676,62 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._size_docks)
 
     def _size_docks(self) -> None:
-        self.resizeDocks([self.dist_dock], [460], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.hparams_dock], [270], Qt.Orientation.Vertical)
+        width, height = self.width(), self.height()
+        self.resizeDocks(
+            [self.dist_dock], [max(420, int(width * DIST_SHARE))], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks(
+            [self.hparams_dock], [max(220, int(height * HPARAMS_SHARE))], Qt.Orientation.Vertical
+        )
+
+    def _keep_dock_shares(self, old: QSize) -> None:
+        """A resized window keeps each dock's share of it (the default's or the one a person
+        dragged): QMainWindow gives all the change to the tree, so a maximised window kept a
+        narrow plot and a shrunk one squeezed the tree."""
+        if old.width() <= 0 or old.height() <= 0 or self._dock_visibility is not None:
+            return
+        shares = []
+        for dock, orientation, total in (
+            (self.dist_dock, Qt.Orientation.Horizontal, old.width()),
+            (self.hparams_dock, Qt.Orientation.Vertical, old.height()),
+        ):
+            if dock.isVisible() and not dock.isFloating():
+                size = dock.width() if orientation == Qt.Orientation.Horizontal else dock.height()
+                shares.append((dock, orientation, size / total))
+        if shares:
+            QTimer.singleShot(0, lambda: self._apply_dock_shares(shares))
+
+    def _apply_dock_shares(self, shares: list) -> None:
+        for dock, orientation, share in shares:
+            total = self.width() if orientation == Qt.Orientation.Horizontal else self.height()
+            self.resizeDocks([dock], [int(total * share)], orientation)
+
+    def quit_without_asking(self) -> None:
+        """Close without the question about pending edits (SIGTERM: nobody is there to answer)."""
+        self.ask_on_close = False
+
+    def _edits_settled(self, tabs: list[CheckpointTab], closing: str) -> bool:
+        """Whether `tabs` may close: their pending hyperparameter edits were exported or
+        discarded (or there were none); Cancel, or an export that was not written, says no."""
+        if not self.ask_on_close or self.hparams is None:
+            return True
+        unsaved = self.hparams.unsaved_edits()
+        pending = [t for t in tabs if t.checkpoint is not None and t.checkpoint in unsaved]
+
+        def export_each() -> bool:
+            for tab in pending:
+                self.tabs.setCurrentWidget(tab)  # the panel exports the shown checkpoint
+                if not self.hparams.export_dialog():
+                    return False
+            return True
+
+        return settle_unsaved(self, [t.title for t in pending], closing, export_each)
 
     def closeEvent(self, event) -> None:
+        tabs = [self.tabs.widget(i) for i in range(self.tabs.count())]
+        if not self._edits_settled([t for t in tabs if isinstance(t, CheckpointTab)], "the window"):
+            event.ignore()
+            return
         self.settings.save("geometry", self.saveGeometry())
         self._docks_for_empty(False)  # save the docks a person chose, not the empty page's
         self.settings.save("state", self.saveState())
@@ -682,7 +771,7 @@ class MainWindow(QMainWindow):
         tab.openRequested.connect(self.open_path)
         # listed in the order asked for (opens end in any order); taken off again if it fails
         self.settings.add_recent(path)
-        index = self.tabs.addTab(tab, path.name)
+        index = self.tabs.addTab(tab, tab.title)
         self.tabs.setTabToolTip(index, str(path))
         self.tabs.setCurrentIndex(index)
         self.stack.setCurrentWidget(self.tabs)
@@ -782,7 +871,7 @@ class MainWindow(QMainWindow):
             self.watcher.watch(tab, checkpoint.files)
             tab.selectionChanged.connect(lambda paths, t=tab: self._selection_changed(t, paths))
             index = self.tabs.indexOf(tab)
-            self.tabs.setTabText(index, checkpoint.name)
+            self.tabs.setTabText(index, tab.title)
             files = len(checkpoint.files)
             self.statusBar().showMessage(
                 f"Opened {checkpoint.name} in {seconds:.2f} s · "
@@ -967,7 +1056,7 @@ class MainWindow(QMainWindow):
 
     def close_tab(self, index: int) -> None:
         tab = self.tabs.widget(index)
-        if isinstance(tab, CheckpointTab):
+        if isinstance(tab, CheckpointTab) and self._edits_settled([tab], "its tab"):
             self._remove_tab(tab)
         else:
             compare_tab.close(self, tab)
@@ -995,7 +1084,7 @@ class MainWindow(QMainWindow):
     def _current_changed(self, _index: int) -> None:
         tab = self.current_tab()
         checkpoint = tab.checkpoint if tab is not None else None
-        self.setWindowTitle(f"ParamScope — {tab.path.name}" if tab is not None else "ParamScope")
+        self.setWindowTitle(f"ParamScope — {tab.title}" if tab is not None else "ParamScope")
         if self.tabs.count() == 0:
             self._refresh_empty()
         if self._distribution is not None:  # else it takes the current tab when made
@@ -1238,6 +1327,8 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        if event.oldSize() != event.size() and self.isVisible():
+            self._keep_dock_shares(event.oldSize())
         if self.overlay.isVisible():
             self.overlay.setGeometry(self.rect())
 

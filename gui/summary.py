@@ -97,6 +97,7 @@ class SummaryView(QWidget):
         self.alternatives.setWordWrap(True)
         for label in (self.headline, self.legend, self.memory, self.details, self.warnings):
             label.setTextFormat(Qt.TextFormat.RichText)
+            label.setWordWrap(True)  # a long line wraps rather than widen the window
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.alternatives.setTextFormat(Qt.TextFormat.RichText)
         self.alternatives.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
@@ -131,16 +132,16 @@ class SummaryView(QWidget):
         dtypes = sorted(totals.dtypes.items(), key=lambda kv: -kv[1])
         dtype_text = ", ".join(d for d, _ in dtypes[:3]) + (" …" if len(dtypes) > 3 else "")
         parts = [
-            f"<b>{units.count(totals.params)}</b> parameters",
+            f"<b>{_esc(units.count(totals.params))}</b> parameters",
             _esc(ckpt.format),
         ]
         if dtype_text:
             parts.append(_esc(dtype_text))
-        parts.append(f"{units.size(totals.param_bytes)} of weights")
+        parts.append(f"{_esc(units.size(totals.param_bytes))} of weights")
         if totals.buffers:
-            parts.append(f"{units.count(totals.buffers)} buffer elements")
+            parts.append(f"{_esc(units.count(totals.buffers))} buffer elements")
         if totals.quant_state:
-            parts.append(f"{units.count(totals.quant_state)} scale/zero-point elements")
+            parts.append(f"{_esc(units.count(totals.quant_state))} scale/zero-point elements")
         self.headline.setText(" · ".join(parts))
         self.headline.setToolTip(
             f"{units.exact(totals.params)} parameters in {units.exact(totals.tensors)} tensors\n"
@@ -157,16 +158,16 @@ class SummaryView(QWidget):
                 continue
             color = category_color(category).name()
             legend.append(
-                f"<span style='color:{color}'>■</span> {category} "
-                f"<b>{units.count(n)}</b> <span style='color:{muted}'>"
-                f"{units.percent(n, whole)}%</span>"
+                f"<span style='color:{color}'>■</span> {_esc(category)} "
+                f"<b>{_esc(units.count(n))}</b> <span style='color:{muted}'>"
+                f"{_esc(units.percent(n, whole))}%</span>"
             )
         self.legend.setText("&nbsp;&nbsp; ".join(legend) or "no parameters")
         self.legend.setToolTip(self.bar.toolTip())
 
         memory = ckpt.memory
         cells = [
-            f"{label} <b>{units.size(memory[key])}</b>"
+            f"{_esc(label)} <b>{_esc(units.size(memory[key]))}</b>"
             for key, label in MEMORY_LABELS
             if key in memory
         ]
@@ -239,16 +240,16 @@ class SummaryView(QWidget):
             else f"{len(files)} files ({_esc(files[0].name)} …)"
         )
         parts = [f"{label('file')} {file_text}", f"{label('tensors')} {totals.tensors:,}"]
-        parts.append(f"{label('stored')} {units.size(totals.nbytes)}")
+        parts.append(f"{label('stored')} {_esc(units.size(totals.nbytes))}")
         if totals.optimizer_state:
-            parts.append(f"{label('optimizer state')} {units.count(totals.optimizer_state)}")
+            parts.append(f"{label('optimizer state')} {_esc(units.count(totals.optimizer_state))}")
         if totals.copies:
-            parts.append(f"{label('EMA copies')} {units.count(totals.copies)}")
+            parts.append(f"{label('EMA copies')} {_esc(units.count(totals.copies))}")
         if totals.training_state:
-            parts.append(f"{label('training state')} {units.count(totals.training_state)}")
+            parts.append(f"{label('training state')} {_esc(units.count(totals.training_state))}")
         if totals.tied:
             noun = "tensor" if totals.tied == 1 else "tensors"
-            parts.append(f"{label('tied')} {units.exact(totals.tied)} {noun} counted once")
+            parts.append(f"{label('tied')} {_esc(units.exact(totals.tied))} {noun} counted once")
         for key, value in list(ckpt.facts.items())[:MAX_METADATA]:
             parts.append(f"{label(_esc(key))} {_esc(_short(value))}")
         shown = 0

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -49,7 +49,10 @@ from core import effective, stats, units
 from core.model import Checkpoint
 from gui import read_guard
 from gui.colors import ALERT, category_color, series_color
+from gui.elided_label import ElidedLabel
 from gui.plot_axes import number_axes, plain_numbers
+from gui.plot_export import DEFAULT_SIZE, FILTERS, SizeDialog, export_plot
+from gui.plot_layout import arrange_plot_and_table, fit_columns
 from gui.workers import Job
 
 RANGE_MODES = ("min – max", "mean ± 4σ", "custom")
@@ -166,10 +169,15 @@ def _plot_widget() -> pg.PlotWidget:
     return widget
 
 
+def _show_axes(plot: pg.PlotItem, shown: bool) -> None:
+    """An empty plot shows no axes: the last selection's ranges would read as this one's."""
+    for side in ("left", "bottom"):
+        plot.showAxis(side, shown)
+
+
 def _hover_label() -> QLabel:
-    label = QLabel(" ")
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
+    # one line that shortens itself: a long reading must not widen the dock or the window
+    return ElidedLabel(" ")
 
 
 # --- histogram -------------------------------------------------------------------------------------
@@ -318,9 +326,10 @@ class HistogramView(QWidget):
         for row, (_, meaning) in enumerate(_TABLE_ROWS):
             self.table.verticalHeaderItem(row).setToolTip(meaning)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # sized by fit_columns: values in full, long tensor names elided in the middle
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.setMinimumWidth(260)
+        self.table.setMinimumWidth(160)  # a wider minimum would widen the dock for good
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
 
         left = QWidget()
@@ -331,9 +340,10 @@ class HistogramView(QWidget):
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.table)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 1)
+        splitter.setStretchFactor(0, 1)  # room beyond the table's columns goes to the plot
+        splitter.setStretchFactor(1, 0)
         splitter.setSizes([700, 300])
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
@@ -510,9 +520,15 @@ class HistogramView(QWidget):
             self.plot.addItem(curve)
             self.curves.append(curve)
         self.legend.setVisible(len(self.curves) > 1)
+        _show_axes(self.plot, bool(self.curves))
         self.plot.enableAutoRange()
 
     def _fill_table(self) -> None:
+        self._fill_table_cells()
+        fit_columns(self.table)
+        self._arrange()
+
+    def _fill_table_cells(self) -> None:
         self.table.setColumnCount(len(self.results))
         labels = short_names([r.name for r in self.results])
         for column, result in enumerate(self.results):
@@ -528,6 +544,15 @@ class HistogramView(QWidget):
                 if _TABLE_ROWS[row][0] == "flags" and result.flags:
                     item.setForeground(QColor(ALERT))
                 self.table.setItem(row, column, item)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange()
+
+    def _arrange(self) -> None:
+        """The table beside the plot when both fit, else below it: its columns stay in sight
+        and the plot keeps the width (several tensors make the table wide)."""
+        arrange_plot_and_table(self.splitter, self.table, self.width())
 
     def hover_text(self, x: float) -> str:
         """What the hover line says at value x: the bin's range and each curve's count there."""
@@ -673,6 +698,7 @@ class DepthView(QWidget):
 
     def show_series(self, series: stats.DepthSeries) -> None:
         self.series = series
+        self.hover.setText(" ")  # a note about an earlier selection is not about this plot
         self.redraw()
 
     def clear(self) -> None:
@@ -681,8 +707,10 @@ class DepthView(QWidget):
 
     def redraw(self) -> None:
         color = category_color(self.category)
+        _show_axes(self.plot, self.series is not None)
         if self.series is None:
             self.curve.setData([], [])
+            self.plot.setTitle(None)
             return
         self.curve.setData(
             np.array(self.series.blocks, dtype=float),
@@ -740,7 +768,7 @@ class HeatmapView(QWidget):
             self.rule_box.addItem(label, key)
         self.rule_box.setToolTip("How the values in each screen tile are reduced to one colour")
         self.rule_box.currentIndexChanged.connect(self.request.emit)
-        self.description = QLabel(" ")
+        self.description = ElidedLabel(" ")
         controls = QHBoxLayout()
         controls.addWidget(self.rule_box)
         controls.addWidget(self.description, 1)
@@ -755,6 +783,8 @@ class HeatmapView(QWidget):
         self.plot.addItem(self.image)
         self.color_bar = pg.ColorBarItem(colorMap=pg.colormap.get("viridis"), interactive=False)
         self.color_bar.setImageItem(self.image, insert_in=self.plot)
+        self.color_bar.hide()
+        _show_axes(self.plot, False)
         plain_numbers(self.color_bar.axis)
         self.hover = _hover_label()
         self.plot_widget.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -795,12 +825,16 @@ class HeatmapView(QWidget):
         self.image.setImage(values, autoLevels=False)
         self.image.setRect(0, 0, picture.cols, picture.rows)
         self.color_bar.setLevels((low, high))
+        self.color_bar.show()
+        _show_axes(self.plot, True)
         self.description.setText(picture.description)
         self.plot.autoRange()
 
     def clear(self, message: str = " ") -> None:
         self.picture = None
         self.image.clear()
+        self.color_bar.hide()  # no picture: no colour scale of the last one
+        _show_axes(self.plot, False)
         self.description.setText(message)
 
     def _mouse_moved(self, position: QPointF) -> None:
@@ -858,6 +892,7 @@ class DistributionPanel(QWidget):
         self.checkpoint: Checkpoint | None = None
         self.paths: list[str] = []
         self._stale = {"histogram": False, "depth": False, "heatmap": False, "spectrum": False}
+        self.image_size = DEFAULT_SIZE  # of an exported plot; the last one chosen
 
         self.title = QLabel("Select a tensor or module in the tree to see its distribution.")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -875,9 +910,13 @@ class DistributionPanel(QWidget):
         self.cancel_button.setToolTip("Stop reading the selected tensors (Esc)")
         self.cancel_button.setShortcut("Esc")
         self.cancel_button.hide()
-        self.cancel_button.clicked.connect(self.cancel)
-        self.png_button = QPushButton("PNG…")
-        self.png_button.setToolTip("Save the current plot as a PNG image")
+        self.cancel_button.clicked.connect(self.stop)
+        self.retry_button = QPushButton("&Retry")
+        self.retry_button.setToolTip("Read the selected tensors again")
+        self.retry_button.clicked.connect(self.retry)
+        self.retry_button.hide()
+        self.png_button = QPushButton("Image…")
+        self.png_button.setToolTip("Save the current plot as PNG or SVG, at a size you choose")
         self.csv_button = QPushButton("CSV…")
         self.csv_button.setToolTip("Save the current plot's numbers as CSV")
         self.png_button.clicked.connect(self._ask_png)
@@ -915,7 +954,10 @@ class DistributionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(header)
-        layout.addWidget(self.message)
+        note = QHBoxLayout()
+        note.addWidget(self.message, 1)
+        note.addWidget(self.retry_button)
+        layout.addLayout(note)
         layout.addWidget(self.read_prompt)
         layout.addWidget(self.tabs, 1)
 
@@ -994,6 +1036,20 @@ class DistributionPanel(QWidget):
         for runner in self.runners.values():
             runner.cancel()
 
+    def stop(self) -> None:
+        """Cancel asked for by the person: say so, and offer to read again."""
+        stopped = [name for name, runner in self.runners.items() if runner.running]
+        self.cancel()
+        if stopped:
+            for name in stopped:
+                self._stale[name] = True
+            self._show_message("Cancelled: the plots were not drawn.")
+            self.retry_button.show()
+
+    def retry(self) -> None:
+        self._show_message("")
+        self._start_visible()
+
     def _show_title(self) -> None:
         """The selection's names, and for a scaled weight which values the histogram shows."""
         paths = self.paths
@@ -1005,6 +1061,7 @@ class DistributionPanel(QWidget):
         )
         more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
         values = self.histogram.values_title()
+        values = html.escape(values)
         self.title.setText(f"<b>{names}</b>{more}" + (f" — {values}" if values else ""))
 
     def wait(self, timeout: float = 30.0) -> None:
@@ -1013,8 +1070,12 @@ class DistributionPanel(QWidget):
             runner.wait(timeout)
 
     def export_png(self, path: str | Path) -> None:
+        self.export_image(path, self.image_size)
+
+    def export_image(self, path: str | Path, size: QSize = DEFAULT_SIZE) -> None:
+        """The current plot as PNG, or SVG by the name's suffix, laid out at `size`."""
         widget = self.tabs.currentWidget().plot_widget
-        _write_atomic(Path(path), lambda p: widget.grab().save(str(p), "PNG"))
+        _write_atomic(Path(path), lambda p: export_plot(widget, p, size))
 
     def export_csv(self, path: str | Path) -> None:
         _write_atomic(Path(path), self.tabs.currentWidget().write_csv)
@@ -1053,6 +1114,7 @@ class DistributionPanel(QWidget):
                 self.depth.clear()
                 self.depth.hover.setText("This name has no numbered block to follow across depth.")
                 return
+            self.depth.hover.setText(" ")
             self.runners[name].run(self.depth.compute(checkpoint, pattern))
         elif name == "spectrum":
             from core.analysis.spectrum import spectrum_possible
@@ -1121,11 +1183,14 @@ class DistributionPanel(QWidget):
 
     def _failed(self, message: str) -> None:
         self._show_message(message)
+        self._stale = dict.fromkeys(self._stale, True)
+        self.retry_button.show()
         self.statusMessage.emit(message)
 
     def _show_message(self, text: str) -> None:
         self.message.setText(text)
         self.message.setVisible(bool(text))
+        self.retry_button.hide()
 
     def _update_buttons(self) -> None:
         enabled = bool(self.paths)
@@ -1133,11 +1198,18 @@ class DistributionPanel(QWidget):
         self.csv_button.setEnabled(enabled)
 
     def _ask_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save plot as PNG", "distribution.png", "PNG (*.png)"
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Save plot as an image", "distribution.png", FILTERS
         )
-        if path:
-            self.export_png(path)
+        if not path:
+            return
+        if Path(path).suffix.lower() not in (".png", ".svg"):
+            path += ".svg" if chosen.startswith("SVG") else ".png"
+        dialog = SizeDialog(self.image_size, self)
+        if dialog.exec() != SizeDialog.DialogCode.Accepted:
+            return
+        self.image_size = dialog.chosen()
+        self.export_image(path, self.image_size)
 
     def _ask_csv(self) -> None:
         path, _ = QFileDialog.getSaveFileName(

@@ -19,6 +19,38 @@ import re
 from pathlib import Path
 from typing import Any
 
+# What a training run had reached when it saved, not how it was set up: the panel shows these
+# (they are facts of the checkpoint), a training-config export leaves them out. Top-level keys
+# only: a scheduler's own `step` inside a section is a setting.
+RUN_STATE_KEYS = frozenset(
+    {
+        "epoch",
+        "current_epoch",
+        "global_step",
+        "step",
+        "pytorch-lightning_version",
+        "lightning_version",
+        "hparams_name",
+        "lr_schedulers",
+        "loops",
+        "best_metric",
+        "best_model_checkpoint",
+        "total_flos",
+        "log_history",
+        "trial_name",
+        "trial_params",
+        "is_hyper_param_search",
+        "is_local_process_zero",
+        "is_world_process_zero",
+    }
+)
+
+
+def is_run_state(path: tuple[str, ...]) -> bool:
+    """Whether a key (as a path of names) is run state rather than a setting."""
+    return len(path) == 1 and path[0] in RUN_STATE_KEYS
+
+
 MAX_CONFIG_BYTES = 16 << 20  # a config bigger than this is not a config: skip it, say so
 JSON_FILES = (
     "config.json",

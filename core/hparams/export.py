@@ -22,6 +22,7 @@ from typing import Any
 
 from core.errors import CheckpointError
 from core.hparams import toml_write, yaml_safe
+from core.hparams.discover import is_run_state
 from core.model import Checkpoint
 
 FORMATS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
@@ -200,14 +201,21 @@ def _mode_for(target: Path) -> int:
         return 0o666 & ~umask
 
 
+def training_config(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """`data` without its run state (epoch, global_step, Lightning version …) and the keys left
+    out: an exported config is for training again, where a saved step count does not belong."""
+    kept = {k: v for k, v in data.items() if not is_run_state((str(k),))}
+    return kept, [str(k) for k in data if k not in kept]
+
+
 def export(
     data: dict[str, Any],
     target: str | Path,
     fmt: str | None = None,
     protect: list[Path] | None = None,
 ) -> list[str]:
-    """Write `data` to `target` (format from the extension unless given); returns notes on what
-    the format could not hold. `protect` lists files never to overwrite: the checkpoint's own
+    """Write `data` without its run state to `target` (format from the extension unless given);
+    returns notes on what the format could not hold and what was left out. `protect` lists files never to overwrite: the checkpoint's own
     and the configs beside it that it was read with."""
     target = Path(target).expanduser()
     fmt = fmt or format_for(target)
@@ -227,6 +235,7 @@ def export(
                 "is one of the files this checkpoint was read from; it is never overwritten",
                 "choose another file name",
             )
+    data, run_state = training_config(data)
     try:
         replaced: list[str] = []
         data = _without_surrogates(data, replaced)
@@ -238,6 +247,8 @@ def export(
             f"{replaced[0]}{' and others' if len(replaced) > 1 else ''}: text held bytes that "
             "are not UTF-8; they are written as U+FFFD (�)"
         )
+    if run_state:
+        notes.append(f"run state left out (facts of this checkpoint): {', '.join(run_state)}")
     try:
         write_atomic(target, text)
     except OSError as error:
