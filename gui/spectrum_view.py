@@ -43,6 +43,14 @@ def alpha_color(alpha: float | None) -> QColor | None:
     return QColor(70, 170, 90, 70)
 
 
+def computed_alphas(checkpoint: Checkpoint | None) -> dict[str, float | None]:
+    """α of each weight matrix of the checkpoint whose spectra have been computed, by name."""
+    if checkpoint is None:
+        return {}
+    results = _computed.get(_file_key(checkpoint)) or {}
+    return {name: layer.alpha for name, layer in results.items()}
+
+
 def _file_key(checkpoint: Checkpoint) -> tuple[str, int, int]:
     path = Path(checkpoint.path)
     try:

@@ -644,6 +644,10 @@ def _shared_range(
 # --- depth -----------------------------------------------------------------------------------------
 
 
+# the Depth tab's choices: the statistics, and α of the spectra (View ▸ Compute Spectra)
+DEPTH_CHOICES = {**stats.DEPTH_STATISTICS, "alpha": "α (power-law fit of the spectrum)"}
+
+
 class DepthView(QWidget):
     """A statistic against block index for one name pattern across repeated blocks."""
 
@@ -652,9 +656,10 @@ class DepthView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.series: stats.DepthSeries | None = None
+        self.checkpoint: Checkpoint | None = None  # whose spectra give α per block
         self.category = "weights"
         self.statistic_box = QComboBox()
-        for key, label in stats.DEPTH_STATISTICS.items():
+        for key, label in DEPTH_CHOICES.items():
             self.statistic_box.addItem(label, key)
         self.pattern_edit = QLineEdit()
         self.pattern_edit.setPlaceholderText(
@@ -696,6 +701,23 @@ class DepthView(QWidget):
 
         return run
 
+    def values(self) -> np.ndarray:
+        """The chosen statistic per block; α from the spectra computed for the file (a module's
+        mean over its matrices), NaN where there is none."""
+        assert self.series is not None
+        if self.statistic != "alpha":
+            return self.series.values(self.statistic)
+        from gui.spectrum_view import computed_alphas
+
+        alphas = computed_alphas(self.checkpoint)
+        out = []
+        for name in self.series.names:
+            found = [alphas[name]] if name in alphas else []
+            found = found or [a for n, a in alphas.items() if n.startswith(name + ".")]
+            found = [a for a in found if a is not None and math.isfinite(a)]
+            out.append(sum(found) / len(found) if found else np.nan)
+        return np.array(out, dtype=float)
+
     def show_series(self, series: stats.DepthSeries) -> None:
         self.series = series
         self.hover.setText(" ")  # a note about an earlier selection is not about this plot
@@ -712,19 +734,21 @@ class DepthView(QWidget):
             self.curve.setData([], [])
             self.plot.setTitle(None)
             return
+        values = self.values()
         self.curve.setData(
             np.array(self.series.blocks, dtype=float),
-            self.series.values(self.statistic),
+            values,
             pen=pg.mkPen(color, width=1.6),
             symbolBrush=color,
             symbolPen=color,
         )
         blocks = len(self.series.blocks)
         self.plot.getAxis("bottom").setTickSpacing(max(1, blocks // 10), 1)
-        self.plot.setLabel("left", stats.DEPTH_STATISTICS[self.statistic])
+        self.plot.setLabel("left", DEPTH_CHOICES[self.statistic])
         self.plot.setTitle(self.series.pattern, size="9pt")
         self.plot.enableAutoRange()
-        values = self.series.values(self.statistic)
+        if self.statistic == "alpha" and not np.isfinite(values).any():
+            self.hover.setText("No α yet for these blocks: View ▸ Compute Spectra")
         finite = values[np.isfinite(values)]
         if self.zero_box.isChecked() and finite.size:
             low, high = min(0.0, float(finite.min())), max(0.0, float(finite.max()))
@@ -735,10 +759,8 @@ class DepthView(QWidget):
             return
         x = self.plot.vb.mapSceneToView(position).x()
         index = int(np.argmin(np.abs(np.array(self.series.blocks) - x)))
-        value = self.series.values(self.statistic)[index]
-        self.hover.setText(
-            f"{self.series.names[index]}: {stats.DEPTH_STATISTICS[self.statistic]} {value!r}"
-        )
+        value = self.values()[index]
+        self.hover.setText(f"{self.series.names[index]}: {DEPTH_CHOICES[self.statistic]} {value!r}")
 
     def write_csv(self, path: Path) -> None:
         with open(path, "w", newline="", encoding="utf-8") as handle:
@@ -993,6 +1015,7 @@ class DistributionPanel(QWidget):
         self.paths = []
         self.histogram.clear()
         self.depth.clear()
+        self.depth.checkpoint = checkpoint
         self.depth.pattern_edit.clear()
         self.heatmap.clear()
         self.spectrum.clear()

@@ -95,3 +95,22 @@ def test_spectrum_tab_plots_the_selected_matrix(qtbot, window, model):
     panel.show_selection(["layers.0.fc.bias"])
     qtbot.waitUntil(lambda: panel.spectrum.result is None, timeout=10_000)
     assert "weight matrix" in panel.spectrum.description.text()
+
+
+def test_the_depth_tab_plots_alpha_per_block(qtbot, window, model):
+    """Issue 18: "the Depth tab can plot α per block" — from the spectra computed for the file,
+    a module's α the mean of its matrices'."""
+    window.open_path(model)
+    qtbot.waitUntil(lambda: not window.loading_jobs(), timeout=30_000)
+    tab = window.current_tab()
+    qtbot.waitUntil(lambda: tab.spectra.results is not None, timeout=60_000)
+    panel = window.distribution
+    depth = panel.depth
+    depth.statistic_box.setCurrentIndex(depth.statistic_box.findData("alpha"))
+    panel.tabs.setCurrentWidget(depth)
+    expected = [tab.spectra.results[f"layers.{i}.fc.weight"].alpha for i in range(3)]
+    for selected in ("layers.1.fc.weight", "layers.1.fc"):  # a module: its matrices' mean α
+        panel.show_selection([selected])
+        qtbot.waitUntil(lambda: depth.series is not None and not panel.busy, timeout=30_000)
+        np.testing.assert_allclose(depth.values(), expected)
+        np.testing.assert_allclose(depth.curve.getData()[1], expected)
