@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -401,18 +401,6 @@ def compare_tabs_dialog(window: Any) -> CompareTab | None:
         return None
     first, second = dialog.chosen()
     return open_compare(window, first.checkpoint, second.checkpoint)
-
-
-def add_menu_actions(window: Any, menu: Any) -> None:
-    """File ▸ Compare With… (Ctrl+Shift+D) and File ▸ Compare Tabs…"""
-    window.compare_action = QAction("Compare &With…", window)
-    window.compare_action.setShortcut(QKeySequence("Ctrl+Shift+D"))
-    window.compare_action.setStatusTip("Compare the current checkpoint with another file")
-    window.compare_action.triggered.connect(lambda: compare_with(window))
-    window.compare_tabs_action = QAction("Compare &Tabs…", window)
-    window.compare_tabs_action.triggered.connect(lambda: compare_tabs_dialog(window))
-    menu.addAction(window.compare_action)
-    menu.addAction(window.compare_tabs_action)
 
 
 def shift_drop(window: Any, paths: list[Path], modifiers: Any) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -54,7 +55,7 @@ from core.adapters import needs_base, relate_to_base
 from core.errors import Cancelled, CheckpointError
 from core.fileread import CHANGED
 from core.model import Checkpoint
-from gui import compare_tab, demo_path, heap, theme
+from gui import demo_path, heap, theme
 from gui import help as help_module
 from gui.code_view import with_code_tab
 from gui.colors import ALERT
@@ -91,6 +92,14 @@ def _placeholder(text: str) -> QLabel:
 
 
 # --- one tab --------------------------------------------------------------------------------------
+
+
+def _compare():
+    """gui.compare_tab, loaded with the diff engine (and numpy) when a comparison is asked for:
+    the window's first paint does not wait for them."""
+    from gui import compare_tab
+
+    return compare_tab
 
 
 class CheckpointTab(QWidget):
@@ -151,7 +160,8 @@ class CheckpointTab(QWidget):
         self._layout.addWidget(with_code_tab(self.tree, checkpoint), 1)
         if "remote" not in checkpoint.facts:  # a remote model's data is not here to read
             self.health.start_if_small()
-            self.spectra.start_if_small()
+            # eigenvalues take the CPU for a while: the tree paints first
+            after_first_paint(self.tree.view.viewport(), self.spectra.start_if_small)
 
     def drop_views(self) -> None:
         """Take down the views of the checkpoint a reload replaces."""
@@ -545,7 +555,17 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self.demo_action = self._action("Open the &Demo Model", lambda: self.open_path(demo_path()))
         file_menu.addAction(self.demo_action)
-        compare_tab.add_menu_actions(self, file_menu)
+        self.compare_action = self._action(
+            "Compare &With…",
+            lambda: _compare().compare_with(self),
+            "Ctrl+Shift+D",
+            "Compare the current checkpoint with another file",
+        )
+        self.compare_tabs_action = self._action(
+            "Compare &Tabs…", lambda: _compare().compare_tabs_dialog(self)
+        )
+        file_menu.addAction(self.compare_action)
+        file_menu.addAction(self.compare_tabs_action)
         file_menu.addSeparator()
         self.reporter = ReportExporter(self)  # File ▸ Export Report…
         file_menu.addAction(self.reporter.action)
@@ -737,7 +757,8 @@ class MainWindow(QMainWindow):
         self.settings.save("state", self.saveState())
         self.settings.sync()
         self.cancel_loading()
-        compare_tab.cancel_all(self)
+        if "gui.compare_tab" in sys.modules:  # else no comparison was ever opened
+            _compare().cancel_all(self)
         for check in self.health_checks():
             check.cancel()
         for index in range(self.tabs.count()):
@@ -1058,8 +1079,8 @@ class MainWindow(QMainWindow):
         tab = self.tabs.widget(index)
         if isinstance(tab, CheckpointTab) and self._edits_settled([tab], "its tab"):
             self._remove_tab(tab)
-        else:
-            compare_tab.close(self, tab)
+        elif "gui.compare_tab" in sys.modules:  # else no compare tab was ever opened
+            _compare().close(self, tab)
 
     def _remove_tab(self, tab: CheckpointTab) -> None:
         if tab.job is not None:  # still opening: stop it; its result, if any, is ignored
@@ -1320,7 +1341,7 @@ class MainWindow(QMainWindow):
         if good:
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
-            if not compare_tab.shift_drop(self, good, event.modifiers()):
+            if not _compare().shift_drop(self, good, event.modifiers()):
                 self.open_paths(good)
         else:
             event.ignore()

@@ -9,7 +9,8 @@ as tab-separated text (with their indices when asked from the menu).
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
@@ -46,17 +47,28 @@ def _range_text(r: range) -> str:
     return f"{r.start}:{r.stop}{step}"
 
 
+class _Nothing:
+    """The table before any values: its shape is all the model asks of it."""
+
+    shape = (0, 0)
+
+
+_NOTHING = _Nothing()
+
+
 class RawValuesModel(QAbstractTableModel):
     """Rows: every index of the leading dimensions; columns: the last dimension's indices."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.raw: RawValues | None = None
-        self._table = np.zeros((0, 0))
+        self._table: Any = _NOTHING  # a 2-D array once values are read (numpy loads then)
         self._row_labels: list[str] = []
         self._column_labels: list[str] = []
 
     def set_values(self, raw: RawValues | None) -> None:
+        import numpy as np
+
         self.beginResetModel()
         self.raw = raw
         if raw is None:
@@ -94,6 +106,8 @@ class RawValuesModel(QAbstractTableModel):
         return labels[section] if 0 <= section < len(labels) else None
 
     def text(self, row: int, column: int) -> str:
+        import numpy as np
+
         value = self._table[row, column]
         if self.raw is None:
             return ""
@@ -111,6 +125,8 @@ class RawValuesModel(QAbstractTableModel):
         return f"[{', '.join(parts)}]"
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        import numpy as np
+
         if not index.isValid():
             return None
         row, column = index.row(), index.column()
