@@ -28,11 +28,15 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
     QTreeView,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from core import units
 from core.analysis.compare import Comparison, PairResult
 from core.analysis.diff import delta_histogram
 from core.model import Checkpoint
@@ -144,7 +148,15 @@ class CompareTab(QWidget):
         self.view.setSortingEnabled(True)
         self.view.setAlternatingRowColors(True)
         self.view.setItemDelegateForColumn(REL, HeatBarDelegate(self.view))
-        splitter.addWidget(self.view)
+        # the two merged configs side by side, only the keys whose values differ
+        self.configs = QTreeWidget()
+        self.configs.setHeaderLabels(["Hyperparameter", "A", "B"])
+        self.configs.setRootIsDecorated(False)
+        self.configs.setAlternatingRowColors(True)
+        self.left = QTabWidget()
+        self.left.addTab(self.view, "Tensors")
+        self.left.addTab(self.configs, "Hyperparameters")
+        splitter.addWidget(self.left)
         plots = QWidget()
         plots_layout = QVBoxLayout(plots)
         plots_layout.setContentsMargins(0, 0, 0, 0)
@@ -242,8 +254,26 @@ class CompareTab(QWidget):
             text += f" · {len(comparison.warnings)} warning{'s' * (len(comparison.warnings) > 1)}"
             self.summary.setToolTip("\n".join(comparison.warnings[:30]))
         self.summary.setText(text)
+        self._show_configs(comparison.config_changes)
         self._show_depth()
         self.finished.emit(comparison)
+
+    def _show_configs(self, changes: list[dict[str, Any]]) -> None:
+        self.configs.clear()
+        for change in changes:
+            cells = [change["key"], _config_text(change["a"]), _config_text(change["b"])]
+            item = QTreeWidgetItem(cells)
+            for column in (1, 2):
+                item.setToolTip(column, repr(change["a" if column == 1 else "b"]))
+            if change["a"] is None or change["b"] is None:  # only on one side
+                item.setForeground(1 if change["a"] is None else 2, self.palette().mid())
+            self.configs.addTopLevelItem(item)
+        for column in range(3):
+            self.configs.resizeColumnToContents(column)
+        count = len(changes)
+        self.left.setTabText(
+            1, f"Hyperparameters ({count:,} changed)" if count else "Hyperparameters"
+        )
 
     # --- plots --------------------------------------------------------------------------------
 
@@ -320,6 +350,13 @@ class CompareTab(QWidget):
                     return True
                 stack.append(index)
         return False
+
+
+def _config_text(value: Any) -> str:
+    """A config value as a person reads it; a key one side lacks says so."""
+    if value is None:
+        return "— (not set)"
+    return units.human(value) if not isinstance(value, str) else value
 
 
 def _power(low: float) -> str:

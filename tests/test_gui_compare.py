@@ -128,3 +128,35 @@ def test_cancel_and_a_bad_side(qtbot, window: MainWindow, tmp_path: Path) -> Non
     bad = compare_tab.open_compare(window, path_a, tmp_path / "broken.pt")
     qtbot.waitUntil(lambda: not bad.busy, timeout=30_000)
     assert bad.state == "failed" and "side B" in bad.summary.text()
+
+
+def test_the_two_configs_side_by_side_with_the_changed_keys(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    """What is compared includes the hyperparameters: the two merged configs side by side,
+    only the keys that differ, a key one side lacks said to be missing."""
+    import json
+
+    from tests.diff_fixtures import llama_weights, save_hf
+
+    weights = llama_weights()
+    a = save_hf(tmp_path / "base", weights)
+    b = save_hf(tmp_path / "tuned", weights)
+    config = json.loads((tmp_path / "tuned" / "config.json").read_text())
+    config["vocab_size"] += 1
+    config["rope_theta"] = 500000.0
+    (tmp_path / "tuned" / "config.json").write_text(json.dumps(config))
+    tab = compare_tab.open_compare(window, a.parent, b.parent)
+    wait_compared(qtbot, tab)
+    rows = {
+        tab.configs.topLevelItem(i).text(0): (
+            tab.configs.topLevelItem(i).text(1),
+            tab.configs.topLevelItem(i).text(2),
+        )
+        for i in range(tab.configs.topLevelItemCount())
+    }
+    keys = {change["key"] for change in tab.comparison.config_changes}
+    assert set(rows) == keys and any(k.endswith("vocab_size") for k in keys)
+    (rope,) = [k for k in keys if k.endswith("rope_theta")]
+    assert rows[rope][0].startswith("—") and rows[rope][1] == "500000"
+    assert "changed" in tab.left.tabText(1)
