@@ -75,6 +75,13 @@ def run_self_test(window) -> int:
     if bundled_file("LICENSE") is None:
         return fail("the LICENSE file is missing")
     report.append(f"about      {len(versions())} versions named, licences present")
+    try:  # remote models are fetched over https: the bundle must carry ssl and OpenSSL
+        import ssl
+
+        ssl.create_default_context()
+    except Exception as error:  # noqa: BLE001 — any failure here is the report's point
+        return fail(f"https for remote models: {type(error).__name__}: {error}")
+    report.append(f"https      {ssl.OPENSSL_VERSION}")
 
     try:
         formats = _other_formats()

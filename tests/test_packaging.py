@@ -169,7 +169,8 @@ def test_spec_keeps_torch_and_unused_qt_out_and_builds_one_folder() -> None:
     assignments = _spec_assignments()
     excludes = set(ast.literal_eval(assignments["EXCLUDES"]))
     assert {"torch", "nvidia", "triton", "tkinter", "PySide6.QtWebEngineCore"} <= excludes
-    assert {"requests", "urllib3", "certifi", "tqdm", "setuptools", "ssl"} <= excludes
+    assert {"requests", "urllib3", "certifi", "tqdm", "setuptools"} <= excludes
+    assert "ssl" not in excludes and "_ssl" not in excludes  # remote models use https
     for call in _spec_calls("EXE"):
         assert ast.literal_eval(_keywords(call)["exclude_binaries"]) is True  # one folder
     for call in _spec_calls("EXE") + _spec_calls("COLLECT"):
