@@ -82,6 +82,15 @@ def run_self_test(window) -> int:
     except Exception as error:  # noqa: BLE001 — any failure here is the report's point
         return fail(f"https for remote models: {type(error).__name__}: {error}")
     report.append(f"https      {ssl.OPENSSL_VERSION}")
+    try:  # configs beside checkpoints are YAML, read through libyaml (stripped in the bundle)
+        import yaml
+
+        parsed = yaml.load("lr: 1.0e-4\nbetas: [0.9, 0.95]\n", Loader=yaml.CSafeLoader)
+        if parsed != {"lr": 1e-4, "betas": [0.9, 0.95]}:
+            return fail(f"YAML read wrong: {parsed}")
+    except Exception as error:  # noqa: BLE001 — any failure here is the report's point
+        return fail(f"YAML through libyaml: {type(error).__name__}: {error}")
+    report.append("yaml       libyaml")
 
     try:
         formats = _other_formats()
