@@ -58,3 +58,40 @@ def demo_ckpt() -> Path:
 def demo_folder() -> Path:
     """The bundled Hugging Face style demo folder (model.safetensors + config.json + …)."""
     return DEMO_FOLDER
+
+
+def stop_window_work(win) -> None:  # noqa: ANN001 — a gui.main_window.MainWindow
+    """Stop and wait for what a test's window left running: opens, health checks, spectra, the
+    plots' jobs, comparisons and a report, so no job outlives its test."""
+    import sys
+
+    for job in win.loading_jobs():
+        job.cancel()
+        job.wait(30)
+    for index in range(win.tabs.count()):
+        tab = win.tabs.widget(index)
+        for line in (getattr(tab, "health", None), getattr(tab, "spectra", None)):
+            if line is not None:
+                line.cancel()
+                line.wait()
+    if win._distribution is not None:  # made only if a test used the plots
+        win._distribution.cancel()
+        win._distribution.wait()
+    if "gui.compare_tab" in sys.modules:
+        sys.modules["gui.compare_tab"].cancel_all(win)
+    if win.reporter.job is not None:
+        win.reporter.job.wait(30)
+
+
+@pytest.fixture
+def window(qtbot):
+    """The main window, shown, with fresh settings; its work stopped after the test."""
+    from gui.main_window import MainWindow
+    from gui.settings import Settings
+
+    win = MainWindow(Settings())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    stop_window_work(win)

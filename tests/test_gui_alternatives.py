@@ -5,25 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 
 from gui.main_window import MainWindow
-from gui.settings import Settings
 from tests.checkpoints import make_model, save_safetensors
 from tests.test_gui_window import wait_opened
-
-
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for job in win.loading_jobs():
-        job.cancel()
-        job.wait(30)
 
 
 def test_an_alternative_opens_in_its_own_tab(qtbot, window: MainWindow, tmp_path: Path) -> None:

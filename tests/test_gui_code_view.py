@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QTabWidget
@@ -12,20 +11,7 @@ from PySide6.QtWidgets import QTabWidget
 from gui.code_view import CodeView
 from gui.layer_tree import LayerTree
 from gui.main_window import CheckpointTab, MainWindow
-from gui.settings import Settings
 from tests.torchscript_fixtures import save_scripted
-
-
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for job in win.loading_jobs():
-        job.cancel()
-        job.wait(30)
 
 
 def opened(qtbot, win: MainWindow, path: Path) -> CheckpointTab:

@@ -14,22 +14,8 @@ from gui import compare_tab
 from gui.compare_model import NAME, NODE_ROLE, REL, STATUS
 from gui.compare_tab import CompareTab
 from gui.main_window import MainWindow
-from gui.settings import Settings
 from tests.diff_fixtures import torch_pair
 from tests.test_gui_window import drag_events, wait_opened
-
-
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for job in win.loading_jobs():
-        job.cancel()
-        job.wait(30)
-    compare_tab.cancel_all(win)
 
 
 def wait_compared(qtbot, tab: CompareTab) -> None:

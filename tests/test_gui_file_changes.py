@@ -12,7 +12,6 @@ from PySide6.QtCore import QModelIndex
 from core.fileread import CHANGED, FileChanged
 from gui.layer_tree import PATH_ROLE
 from gui.main_window import CheckpointTab, MainWindow
-from gui.settings import Settings
 from tests.checkpoints import make_model, save_hf_folder, save_safetensors
 
 SELECTED = "layers.1.linear1.weight"
@@ -21,19 +20,9 @@ EDIT = ("hidden_size",)
 
 
 @pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    win.watcher.debounce.setInterval(50)  # the tests need not wait for a real writer's burst
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for job in win.loading_jobs():
-        job.cancel()
-        job.wait(30)
-    if win.distribution is not None:
-        win.distribution.cancel()
-        win.distribution.wait()
+def window(window: MainWindow) -> MainWindow:
+    window.watcher.debounce.setInterval(50)  # the tests need not wait for a real writer's burst
+    return window
 
 
 def open_tab(qtbot, window: MainWindow, path: Path) -> CheckpointTab:

@@ -28,18 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for job in win.loading_jobs():
-        job.cancel()
-        job.wait(30)
-
-
-@pytest.fixture
 def checkpoint_file(tmp_path: Path) -> Path:
     return save_safetensors(make_model(), tmp_path / "tiny.safetensors")
 

@@ -19,27 +19,11 @@ from core import open_checkpoint, stats
 from gui.hparams_panel import HyperparamPanel
 from gui.layer_tree import NAME, LayerTree
 from gui.main_window import CheckpointTab, MainWindow
-from gui.settings import Settings
 from gui.summary import SummaryView
 from gui.tensor_plots import DistributionPanel
 from tests.checkpoints import make_model, save_hf_folder, save_lightning, save_safetensors
 
 # --- fixtures --------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for job in win.loading_jobs():
-        job.cancel()
-        job.wait(30)
-    if win.distribution is not None:
-        win.distribution.cancel()
-        win.distribution.wait()
 
 
 def wait_opened(qtbot, win: MainWindow) -> CheckpointTab:

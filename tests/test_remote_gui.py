@@ -13,7 +13,6 @@ from PySide6.QtWidgets import QMessageBox
 from core import remote
 from gui.main_window import MainWindow
 from gui.open_url import OpenUrlDialog, TensorFetch, normalise
-from gui.settings import Settings
 from tests.checkpoints import make_model, save_safetensors
 from tests.remote_server import Hub, Repo
 from tests.test_remote import COMMIT
@@ -34,18 +33,6 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     server.repos["org/tiny"] = Repo(folder, COMMIT)
     yield server
     server.stop()
-
-
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for job in win.loading_jobs():
-        job.cancel()
-        job.wait(30)
 
 
 def test_open_url_dialog_takes_a_hub_id(qtbot) -> None:

@@ -12,24 +12,9 @@ from safetensors.torch import save_file
 
 from gui.main_window import MainWindow
 from gui.report_action import ReportOptions
-from gui.settings import Settings
 from tests.checkpoints import make_model, untied_state_dict
 
 HOSTILE = "<script>alert(1)</script>"
-
-
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    for job in win.loading_jobs():
-        job.cancel()
-        job.wait(30)
-    if win.reporter.job is not None:
-        win.reporter.job.wait(30)
 
 
 @pytest.fixture
