@@ -5,21 +5,21 @@ docs/remote.md says why this is not huggingface_hub."""
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import re
-import socket
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from core.errors import Cancelled, CheckpointError
 from core.units import exact, size
+
+if TYPE_CHECKING:
+    import http.client
 
 TIMEOUT = 30.0  # seconds a server may stay silent before we give up on it
 CHUNK = 1 << 16  # bytes a read asks for; Cancel is checked between reads
@@ -88,6 +88,10 @@ class Client:
     ) -> tuple[http.client.HTTPConnection, Any, str]:
         """The response to GET `url`, redirects followed (at most 8); the token goes along only
         while the request stays on the origin it was given for."""
+        # here, not at the top: every open imports this module, few open a remote model
+        import http.client
+        import ssl
+
         for _ in range(8):
             self._check()
             parts = urlsplit(url)
@@ -219,6 +223,9 @@ class Client:
 def _network_error(
     url: str, error: BaseException, got: int = 0, expected: int = -1
 ) -> BaseException:
+    import http.client
+    import socket
+
     host = urlsplit(url).hostname or url
     if isinstance(error, (Cancelled, KeyboardInterrupt, RemoteError)):
         return error
