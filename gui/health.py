@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, Qt, Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtWidgets import QWidget
 
 from core import units
 from core.health_report import HealthReport, finding_text, health_report
@@ -19,13 +19,14 @@ from core.model import Checkpoint
 from core.stats import FLAGS, TensorStats, health, statistics_possible
 from gui import heap, read_guard
 from gui.colors import ALERT
+from gui.job_line import JobLine
 from gui.summary import _esc, _muted
 from gui.workers import Job
 
 AUTO_CHECK_BYTES = 1 << 30  # models up to 1 GiB of tensor data are checked when they open
 
 
-class HealthLine(QWidget):
+class HealthLine(JobLine):
     """`health  301 tensors checked · 2 dead · 1 outliers  [Check again]`, with progress."""
 
     checked = Signal(object)  # a HealthReport
@@ -36,31 +37,12 @@ class HealthLine(QWidget):
         super().__init__(parent)
         self.checkpoint = checkpoint
         self.results: dict[str, TensorStats] | None = None
-        self.job: Job | None = None
-        self._old_jobs: list[Job] = []  # kept until they end: their signals must outlive them
         self.readable = [t for t in checkpoint.tensors if statistics_possible(t)]
         self.data_bytes = sum(t.source.nbytes for t in self.readable if t.source is not None)
-
-        self.label = QLabel()
-        self.label.setTextFormat(Qt.TextFormat.RichText)
         self.label.linkActivated.connect(self._link)
         self.report: HealthReport | None = None
         self._started = 0.0
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(160)
         self.progress.setFormat("%p%")
-        self.button = QPushButton()
-        self.button.setFlat(True)
-        self.button.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.button.clicked.connect(self._button_clicked)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(8)
-        layout.addWidget(self.label)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.button)
-        layout.addStretch(1)
         self._show_idle()
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -71,10 +53,6 @@ class HealthLine(QWidget):
                 self._show_results(self.report)
             else:
                 self._show_idle()
-
-    @property
-    def busy(self) -> bool:
-        return self.job is not None
 
     def start_if_small(self) -> None:
         if self.readable and self.data_bytes <= AUTO_CHECK_BYTES:
@@ -89,42 +67,13 @@ class HealthLine(QWidget):
             with heap.building():  # a result per tensor: 100,000 more long-lived objects
                 return health_report(checkpoint, health(checkpoint, progress, cancelled))
 
-        job = Job(run)
-        job.signals.finished.connect(self._finished)
-        job.signals.failed.connect(self._failed)
-        job.signals.cancelled.connect(self._cancelled)
-        job.signals.progress.connect(self._progress)
-        self.job = job
         self._started = time.perf_counter()
-        self._old_jobs = [j for j in self._old_jobs if not j.is_done()] + [job]
-        self.label.setText(
-            self._muted_label() + f" checking {units.exact(len(self.readable))} tensors …"
-        )
-        self.progress.setValue(0)
-        self.progress.show()
-        self.button.setText("Cancel")
         self.button.setToolTip("Stop the health check")
-        job.start()
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.job = None
-            self._show_idle(stopped=True)
-
-    def wait(self, timeout: float = 30.0) -> None:
-        """For tests and shutdown: block until every job has ended."""
-        for job in self._old_jobs:
-            job.wait(timeout)
+        self._launch(
+            Job(run), self._muted_label() + f" checking {units.exact(len(self.readable))} tensors …"
+        )
 
     # --- job signals --------------------------------------------------------------------------
-
-    def _current(self) -> bool:
-        return self.job is not None and self.sender() is self.job.signals
-
-    def _progress(self, done: int, total: int) -> None:
-        if self._current() and total > 0:
-            self.progress.setValue(int(1000 * done / total))
 
     def _finished(self, report: HealthReport) -> None:
         if not self._current():
@@ -147,9 +96,6 @@ class HealthLine(QWidget):
         )
         self.button.setText("Try again")
 
-    def _cancelled(self) -> None:
-        pass  # cancel() already said so
-
     # --- texts --------------------------------------------------------------------------------
 
     def _muted_label(self) -> str:
@@ -170,12 +116,6 @@ class HealthLine(QWidget):
     def _in_file_order(self, names: list[str]) -> list[str]:
         wanted = set(names)
         return [t.name for t in self.checkpoint.tensors if t.name in wanted]
-
-    def _button_clicked(self) -> None:
-        if self.job is not None:
-            self.cancel()
-        else:
-            self.start()
 
     def _show_idle(self, stopped: bool = False) -> None:
         self.progress.hide()

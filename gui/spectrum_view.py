@@ -10,22 +10,19 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core import units
 from core.analysis import spectrum
 from core.model import Checkpoint
 from gui.colors import ALERT
+from gui.job_line import JobLine
 from gui.summary import _esc, _muted
 from gui.workers import Job
-
-if TYPE_CHECKING:
-    pass
 
 AUTO_SPECTRUM_ELEMENTS = 50_000_000  # models with fewer weight-matrix elements: computed on open
 _computed: dict[tuple[str, int, int], dict[str, spectrum.LayerSpectrum]] = {}  # per file version
@@ -60,7 +57,7 @@ def _file_key(checkpoint: Checkpoint) -> tuple[str, int, int]:
         return (str(path), -1, -1)
 
 
-class SpectrumLine(QWidget):
+class SpectrumLine(JobLine):
     """`spectra  39 matrices · mean α 3.9 · 2 under-trained  [Compute spectra]`, with progress."""
 
     computed = Signal(object)  # dict: tensor name → LayerSpectrum
@@ -71,29 +68,7 @@ class SpectrumLine(QWidget):
         self.matrices = spectrum.weight_matrices(checkpoint.tensors)
         self.elements = sum(t.numel for t in self.matrices)
         self.results: dict[str, spectrum.LayerSpectrum] | None = None
-        self.job: Job | None = None
-        self._old_jobs: list[Job] = []
-        self.label = QLabel()
-        self.label.setTextFormat(Qt.TextFormat.RichText)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setMaximumWidth(160)
-        self.progress.hide()
-        self.button = QPushButton()
-        self.button.setFlat(True)
-        self.button.clicked.connect(lambda: self.cancel() if self.job else self.start())
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(8)
-        layout.addWidget(self.label)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.button)
-        layout.addStretch(1)
         self._show_idle()
-
-    @property
-    def busy(self) -> bool:
-        return self.job is not None
 
     def start_if_small(self) -> None:
         cached = _computed.get(_file_key(self.checkpoint))
@@ -113,35 +88,7 @@ class SpectrumLine(QWidget):
             layers = spectrum.spectra(matrices, progress=progress, cancelled=cancelled, workers=0)
             return {layer.name: layer for layer in layers}
 
-        job = Job(run)
-        job.signals.finished.connect(self._finished)
-        job.signals.failed.connect(self._failed)
-        job.signals.progress.connect(self._progress)
-        self.job = job
-        self._old_jobs = [j for j in self._old_jobs if not j.is_done()] + [job]
-        self.label.setText(self._head() + f" computing {units.exact(len(matrices))} spectra …")
-        self.progress.setValue(0)
-        self.progress.show()
-        self.button.setText("Cancel")
-        self.button.show()
-        job.start()
-
-    def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.job = None
-            self._show_idle(stopped=True)
-
-    def wait(self, timeout: float = 30.0) -> None:
-        for job in self._old_jobs:
-            job.wait(timeout)
-
-    def _current(self) -> bool:
-        return self.job is not None and self.sender() is self.job.signals
-
-    def _progress(self, done: int, total: int) -> None:
-        if self._current() and total > 0:
-            self.progress.setValue(int(1000 * done / total))
+        self._launch(Job(run), self._head() + f" computing {units.exact(len(matrices))} spectra …")
 
     def _finished(self, results: dict[str, spectrum.LayerSpectrum]) -> None:
         if self._current():
