@@ -38,7 +38,6 @@ How, and why this way:
 from __future__ import annotations
 
 import math
-import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
@@ -50,10 +49,10 @@ from typing import Any
 import numpy as np
 
 from core import stats
-from core.analysis import blas
+from core.analysis import blas, pool
 from core.decode import decode, storage_dtype
 from core.errors import Cancelled, CheckpointError
-from core.fileread import FileChanged, Version, check_unchanged
+from core.fileread import Version, check_unchanged
 from core.model import NOT_PARAMETERS, Checkpoint, TensorInfo
 
 ProgressFn = Callable[[int, int], None]
@@ -705,13 +704,17 @@ class SpectrumReport:
         return document
 
 
-def _in_worker(t: TensorInfo, key: tuple, randomize: bool, seed: int, scheme: Any = None) -> Any:
-    """Worker-process entry: CheckpointError does not survive pickling, so send its parts."""
+def _in_worker(
+    t: TensorInfo, key: tuple, randomize: bool, seed: int, scheme: Any = None
+) -> LayerSpectrum | str | tuple:
+    """Worker-process entry: the spectrum; why there is none (a str) for a matrix of NaN or
+    zeros; or pool.error_tuple for bad input (CheckpointError does not survive pickling)."""
     try:
         return layer_spectrum(t, randomize=randomize, seed=seed, key=key, scheme=scheme)
     except CheckpointError as error:
-        changed = error.detail if isinstance(error, FileChanged) else None
-        return ("error", str(error.path), error.what, error.hint, changed)
+        if error.hint == NO_SPECTRUM:
+            return error.what.removeprefix(f"{t.name}: ")
+        return pool.error_tuple(error)
 
 
 def spectra(
@@ -807,45 +810,21 @@ def _run_pooled(
     advance: Callable[[int], None],
     schemes: dict[str, Any],
 ) -> None:
-    pool = stats._get_pool(workers)
+    tasks = [
+        (_in_worker, (tensors[i], keys[i], randomize, seed, schemes.get(tensors[i].name)))
+        for i in indices
+    ]
 
-    def scheme_of(index: int) -> bool:
-        return schemes.get(tensors[index].name) is not None
-
-    finished: queue.SimpleQueue[futures.Future] = queue.SimpleQueue()
-    pending: dict[futures.Future, int] = {}
-    for index in indices:
-        scheme = schemes.get(tensors[index].name)
-        future = pool.submit(_in_worker, tensors[index], keys[index], randomize, seed, scheme)
-        pending[future] = index
-        future.add_done_callback(finished.put)
-    try:
-        while pending:
-            if cancelled is not None and cancelled():
-                raise Cancelled
-            try:
-                future = finished.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            index = pending.pop(future)
-            result = future.result()
-            if isinstance(result, tuple) and result and result[0] == "error":
-                _, path, what, hint, changed = result
-                if changed is not None:
-                    raise FileChanged(path, changed)
-                if hint == NO_SPECTRUM:
-                    keep(index, what.removeprefix(f"{tensors[index].name}: "))
-                    advance(tensors[index].numel)
-                    continue
-                raise CheckpointError(path, what, hint)
-            cache_key = (keys[index], randomize, seed, scheme_of(index))
+    def collect(position: int, result: LayerSpectrum | str) -> None:
+        index = indices[position]
+        if not isinstance(result, str):  # computed in a worker: cached here too
+            scheme = schemes.get(tensors[index].name)
+            cache_key = (keys[index], randomize, seed, scheme is not None)
             stats._remember(_results, cache_key, result, limit=_KEPT)
-            keep(index, result)
-            advance(tensors[index].numel)
-    finally:
-        for future in pending:
-            future.cancel()
-        futures.wait(pending)
+        keep(index, result)
+
+    sizes = [tensors[i].numel for i in indices]
+    pool.run_in_pool(tasks, sizes, workers, cancelled, advance, collect, set())
 
 
 def checkpoint_spectra(
