@@ -71,3 +71,19 @@ def decoder_shapes(
         ]
     shapes += [("model.norm.weight", [hidden]), ("lm_head.weight", [vocab, hidden])]
     return shapes
+
+
+# A Llama-3-8B-shaped model: the config, and its tensors' shapes for a number of blocks.
+LLAMA3_8B = {
+    "model_type": "llama",
+    "hidden_size": 4096,
+    "intermediate_size": 14336,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "vocab_size": 128256,
+}
+
+
+def llama3_8b_shapes(layers: int = 32) -> Shapes:
+    return decoder_shapes(layers, 4096, 32, 8, 128, 14336, 128256)

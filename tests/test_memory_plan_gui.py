@@ -11,23 +11,13 @@ from core import memory_plan as mp
 from core.open import open_checkpoint
 from gui.main_window import MainWindow
 from gui.memory_panel import GB, MemoryPanel
-from tests.sparse_models import decoder_shapes, write_sparse_model
-
-CONFIG = {
-    "model_type": "llama",
-    "hidden_size": 4096,
-    "intermediate_size": 14336,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "vocab_size": 128256,
-}
+from tests.sparse_models import LLAMA3_8B, llama3_8b_shapes, write_sparse_model
 
 
 @pytest.fixture
 def llama8b(tmp_path: Path) -> Path:
-    shapes = decoder_shapes(32, 4096, 32, 8, 128, 14336, 128256)
-    return write_sparse_model(tmp_path / "llama8b", shapes, CONFIG, shards=4)
+    shapes = llama3_8b_shapes()
+    return write_sparse_model(tmp_path / "llama8b", shapes, LLAMA3_8B, shards=4)
 
 
 def test_panel_shows_the_plan_and_where_it_fits(qtbot, llama8b: Path) -> None:

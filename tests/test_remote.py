@@ -19,18 +19,9 @@ from core.cli import main as cli_main
 from core.errors import Cancelled, CheckpointError
 from core.open import open_checkpoint
 from tests.remote_server import Hub, Repo
-from tests.sparse_models import decoder_shapes, write_sparse_model
+from tests.sparse_models import LLAMA3_8B, llama3_8b_shapes, write_sparse_model
 
 COMMIT = "abc1234def5678abc1234def5678abc1234def56"
-CONFIG = {
-    "model_type": "llama",
-    "hidden_size": 4096,
-    "intermediate_size": 14336,
-    "num_hidden_layers": 32,
-    "num_attention_heads": 32,
-    "num_key_value_heads": 8,
-    "vocab_size": 128256,
-}
 
 
 @pytest.fixture
@@ -48,9 +39,7 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture
 def llama(tmp_path: Path, hub: Hub) -> Path:
     """An 8B Llama-shaped model in 4 sparse shards (~16 GB apparent), with its configs."""
-    folder = write_sparse_model(
-        tmp_path / "repo", decoder_shapes(32, 4096, 32, 8, 128, 14336, 128256), CONFIG, shards=4
-    )
+    folder = write_sparse_model(tmp_path / "repo", llama3_8b_shapes(), LLAMA3_8B, shards=4)
     (folder / "generation_config.json").write_text(json.dumps({"temperature": 0.6}))
     (folder / "README.md").write_text("# a model card nobody needs to fetch\n" * 100)
     hub.repos["meta/llama"] = Repo(folder, COMMIT)
@@ -169,9 +158,7 @@ def test_a_dropped_connection_is_an_error_not_a_short_header(llama: Path, hub: H
 
 
 def test_a_server_that_ignores_range_is_refused_not_downloaded(tmp_path: Path, hub: Hub) -> None:
-    big = write_sparse_model(
-        tmp_path / "big", decoder_shapes(4, 4096, 32, 8, 128, 14336, 128256), CONFIG
-    )
+    big = write_sparse_model(tmp_path / "big", llama3_8b_shapes(4), LLAMA3_8B)
     file = big / "model.safetensors"
     hub.files["model.safetensors"] = file
     hub.ignore_range = True
