@@ -43,17 +43,25 @@ def _parse(encoding: str) -> tuple[int, str, int]:
     return int(field), kind, int(count)
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+class Truncated(Exception):
+    """The bytes end inside a protobuf value."""
+
+
+def varint(data, pos: int, end: int) -> tuple[int, int]:
+    """(value, next position) of the base-128 varint at `pos`; Truncated when it runs past
+    `end`, ValueError past the 10 bytes a 64-bit value takes. The ONNX reader's too."""
     value = shift = 0
     while True:
-        if pos >= len(data) or shift > 63:
-            raise ValueError("a malformed varint")
+        if pos >= end:
+            raise Truncated
         byte = data[pos]
         pos += 1
         value |= (byte & 0x7F) << shift
         if byte < 0x80:
             return value, pos
         shift += 7
+        if shift > 63:
+            raise ValueError("a varint longer than 10 bytes")
 
 
 def numbers(message: bytes, field: int, kind: str) -> list[int] | list[float]:
@@ -63,14 +71,14 @@ def numbers(message: bytes, field: int, kind: str) -> list[int] | list[float]:
     out: list = []
     pos = 0
     while pos < len(message):
-        tag, pos = _varint(message, pos)
+        tag, pos = varint(message, pos, len(message))
         number, wire = tag >> 3, tag & 7
         if wire == 0:
-            value, pos = _varint(message, pos)
+            value, pos = varint(message, pos, len(message))
             if number == field:
                 out.append(value)
         elif wire == 2:
-            length, pos = _varint(message, pos)
+            length, pos = varint(message, pos, len(message))
             end = pos + length
             if end > len(message):
                 raise ValueError("a field runs past its message")
@@ -82,7 +90,7 @@ def numbers(message: bytes, field: int, kind: str) -> list[int] | list[float]:
                 else:
                     at = pos
                     while at < end:
-                        value, at = _varint(message, at)
+                        value, at = varint(message, at, end)
                         out.append(value)
             pos = end
         elif wire in (1, 5):
@@ -126,9 +134,9 @@ def iter_raw(source: DataSource, dtype: np.dtype) -> Iterator[tuple[np.ndarray, 
     field, kind, count = _parse(source.encoding)
     try:
         elements = values(bytes(message), field, kind, dtype)
-    except ValueError as error:
+    except (ValueError, Truncated) as error:
         raise CheckpointError(
-            source.file, f"its protobuf numbers are malformed ({error})", "corrupt"
+            source.file, f"its protobuf numbers are malformed ({error or 'cut short'})", "corrupt"
         ) from None
     if elements.size != count:
         raise CheckpointError(

@@ -105,35 +105,16 @@ def looks_like_onnx(head: bytes) -> bool:
     if len(head) < 4 or head[0] != 0x08:
         return False
     try:
-        ir_version, pos = _varint(head, 1, len(head))
+        ir_version, pos = pbvalues.varint(head, 1, len(head))
         if not 1 <= ir_version <= MAX_IR_VERSION:
             return False
-        tag, pos = _varint(head, pos, len(head))
-    except _Truncated:
+        tag, pos = pbvalues.varint(head, pos, len(head))
+    except pbvalues.Truncated:
         return False
     return _MODEL_FIELDS.get(tag >> 3) == (tag & 7) and tag >> 3 != 1
 
 
 _STRETCH = 4 << 10  # bytes of a message copied at a time to read its tags and lengths
-
-
-class _Truncated(Exception):
-    pass
-
-
-def _varint(data, pos: int, end: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= end:
-            raise _Truncated
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("a varint longer than 10 bytes")
 
 
 @dataclass(slots=True)
@@ -154,29 +135,29 @@ class _Walker:
             while pos < end:
                 if pos - base + 20 > len(buffer) and base + len(buffer) < end:
                     buffer, base = self.data.span(pos, min(end, pos + _STRETCH)), pos
-                tag, at = _varint(buffer, pos - base, len(buffer))
+                tag, at = pbvalues.varint(buffer, pos - base, len(buffer))
                 pos = at + base
                 number, wire = tag >> 3, tag & 7
                 if wire == 0:
-                    value, at = _varint(buffer, at, len(buffer))
+                    value, at = pbvalues.varint(buffer, at, len(buffer))
                     pos = at + base
                     yield number, wire, value
                 elif wire == 2:
-                    length, at = _varint(buffer, at, len(buffer))
+                    length, at = pbvalues.varint(buffer, at, len(buffer))
                     pos = at + base
                     if pos + length > end:
-                        raise _Truncated
+                        raise pbvalues.Truncated
                     yield number, wire, (pos, pos + length)
                     pos += length
                 elif wire in (1, 5):
                     width = 8 if wire == 1 else 4
                     if pos + width > end:
-                        raise _Truncated
+                        raise pbvalues.Truncated
                     yield number, wire, (pos, pos + width)
                     pos += width
                 else:
                     raise ValueError(f"wire type {wire}")
-        except _Truncated:
+        except pbvalues.Truncated:
             raise CheckpointError(
                 self.path,
                 f"{what} runs past the end of the file (at byte {exact(pos)} of {exact(end)})",
@@ -196,9 +177,9 @@ class _Walker:
         values, pos = [], span[0]
         try:
             while pos < span[1]:
-                value, pos = _varint(self.data, pos, span[1])
+                value, pos = pbvalues.varint(self.data, pos, span[1])
                 values.append(value)
-        except (_Truncated, ValueError):
+        except (pbvalues.Truncated, ValueError):
             raise CheckpointError(self.path, f"{what} has a malformed list", "corrupt") from None
         return values
 
