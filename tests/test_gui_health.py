@@ -16,20 +16,6 @@ from core.stats import FLAGS
 from gui import health as health_module
 from gui.layer_tree import HEALTH, NAME, PATH_ROLE, ZEROS
 from gui.main_window import MainWindow
-from gui.settings import Settings
-
-
-@pytest.fixture
-def window(qtbot) -> MainWindow:
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    for check in win.health_checks():
-        check.cancel()
-    for tab in map(win.tabs.widget, range(win.tabs.count())):
-        if getattr(tab, "health", None) is not None:
-            tab.health.wait()
 
 
 @pytest.fixture

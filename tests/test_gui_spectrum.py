@@ -11,21 +11,6 @@ from safetensors.numpy import save_file
 
 from core.analysis import spectrum
 from gui.layer_tree import ALPHA, NAME, PATH_ROLE
-from gui.main_window import MainWindow
-from gui.settings import Settings
-
-
-@pytest.fixture
-def window(qtbot):
-    win = MainWindow(Settings())
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    for tab in map(win.tabs.widget, range(win.tabs.count())):
-        for line in (getattr(tab, "health", None), getattr(tab, "spectra", None)):
-            if line is not None:
-                line.cancel()
-                line.wait()
 
 
 @pytest.fixture
