@@ -14,6 +14,7 @@ switching between open files loses nothing. The actions (`undo_action`, `redo_ac
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,38 @@ def _json_like(value: Any) -> str:
 
 # --- the model -------------------------------------------------------------------------------------
 
+_ROLES_SHOWN = frozenset(
+    int(role)
+    for role in (
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.EditRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.FontRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        PATH_ROLE,
+    )
+)
+
+
+@dataclass(frozen=True)
+class _Look:
+    """How one key's row looks: computed once, until a value, check or highlight changes."""
+
+    value: Any
+    edited: bool
+    conflict: dict
+    mismatch: bool  # an edited value the tensors disagree with (✗)
+    highlighted: bool
+    texts: tuple[str, str, str, str]  # per column
+
+
+def _bold_font() -> QFont:
+    font = QFont()
+    font.setBold(True)
+    return font
+
 
 class HyperparamModel(QAbstractItemModel):
     """Groups at the top, one row per leaf key (dotted path) under its group."""
@@ -123,9 +156,28 @@ class HyperparamModel(QAbstractItemModel):
         self.hset: HyperParamSet | None = None
         self.view = MERGED
         self.groups: list[tuple[str, list[KeyPath]]] = []
-        self.highlighted: set[str] = set()
-        self.checks: dict[tuple[str, KeyPath], ArchCheck] = {}  # (source, path) → check
+        self._highlighted: set[str] = set()
+        self._checks: dict[tuple[str, KeyPath], ArchCheck] = {}  # (source, path) → check
+        self._looks: dict[KeyPath, _Look] = {}
         self.edit_handler = None  # callable(path, value) -> bool, set by the panel
+
+    @property
+    def highlighted(self) -> set[str]:
+        return self._highlighted
+
+    @highlighted.setter
+    def highlighted(self, keys: set[str]) -> None:
+        self._highlighted = keys
+        self._looks.clear()
+
+    @property
+    def checks(self) -> dict[tuple[str, KeyPath], ArchCheck]:
+        return self._checks
+
+    @checks.setter
+    def checks(self, checks: dict[tuple[str, KeyPath], ArchCheck]) -> None:
+        self._checks = checks
+        self._looks.clear()
 
     @property
     def config(self) -> EditableConfig | None:
@@ -135,6 +187,7 @@ class HyperparamModel(QAbstractItemModel):
         self.beginResetModel()
         self.hset, self.view = hset, view
         self.groups = self._grouped()
+        self._looks.clear()
         self.endResetModel()
 
     def rebuild(self) -> None:
@@ -143,6 +196,7 @@ class HyperparamModel(QAbstractItemModel):
 
     def refresh(self) -> None:
         """After a value changed: same rows, new texts and marks."""
+        self._looks.clear()
         if self.groups:
             last = self.index(len(self.groups) - 1, SOURCE)
             self.dataChanged.emit(self.index(0, 0), last)
@@ -166,11 +220,15 @@ class HyperparamModel(QAbstractItemModel):
 
     # --- structure ----------------------------------------------------------------------------
     def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:  # noqa: B008
-        if not self.hasIndex(row, column, parent):
+        # bounds checked here, not with hasIndex: that calls back into rowCount and columnCount
+        if not 0 <= column < len(HEADERS) or row < 0:
             return QModelIndex()
         if not parent.isValid():
-            return self.createIndex(row, column, 0)
-        return self.createIndex(row, column, parent.row() + 1)
+            return self.createIndex(row, column, 0) if row < len(self.groups) else QModelIndex()
+        group = parent.row()
+        if parent.internalId() != 0 or parent.column() != 0 or row >= len(self.groups[group][1]):
+            return QModelIndex()
+        return self.createIndex(row, column, group + 1)
 
     def parent(self, index: QModelIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
         if not index.isValid() or index.internalId() == 0:
@@ -213,39 +271,28 @@ class HyperparamModel(QAbstractItemModel):
 
     # --- contents -------------------------------------------------------------------------------
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or self.config is None:
+        # a view asks for a dozen roles of every cell on each paint: the roles shown answer
+        # from a look computed once per row, the rest at once
+        if role not in _ROLES_SHOWN or not index.isValid() or self.config is None:
             return None
         path = self.path_of(index)
         if path is None:
             return self._group_data(index, role)
-        config, column = self.config, index.column()
-        value = config.get(path)
-        edited = config.is_edited(path)
-        conflict = self.hset.conflict(self.view, path) if self.hset else {}
+        look, column = self._look(path), index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            if column == KEY:
-                return dotted(path) + ("  ✎" if edited else "")
-            if column == VALUE:
-                return value_text(value) + self._check_mark(path, value, edited)
-            if column == TYPE:
-                return type_name(value)
-            source = self.hset.source_of(self.view, path) if self.hset else ""
-            return source + ("  ⚠" if conflict else "")
+            return look.texts[column]
         if role == Qt.ItemDataRole.EditRole:
-            return value_text(value, limit=1 << 20) if column == VALUE else None
+            return value_text(look.value, limit=1 << 20) if column == VALUE else None
         if role == PATH_ROLE:
             return path
         if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(path, value, edited, conflict)
-        if role == Qt.ItemDataRole.FontRole and edited:
-            font = QFont()
-            font.setBold(True)
-            return font
-        if role == Qt.ItemDataRole.ForegroundRole:
-            mismatch = column == VALUE and self._check_mark(path, value, edited) == "  ✗"
-            if (conflict and column in (VALUE, SOURCE)) or mismatch:
-                return QBrush(QColor(ALERT))
-        if role == Qt.ItemDataRole.BackgroundRole and self._is_highlighted(path):
+            return self._tooltip(path, look.value, look.edited, look.conflict)
+        if role == Qt.ItemDataRole.FontRole and look.edited:
+            return _bold_font()
+        alert = (look.conflict and column in (VALUE, SOURCE)) or (column == VALUE and look.mismatch)
+        if role == Qt.ItemDataRole.ForegroundRole and alert:
+            return QBrush(QColor(ALERT))
+        if role == Qt.ItemDataRole.BackgroundRole and look.highlighted:
             color = QColor(OKABE_ITO["sky blue"])
             color.setAlpha(70)
             return QBrush(color)
@@ -253,14 +300,31 @@ class HyperparamModel(QAbstractItemModel):
             return int(Qt.AlignmentFlag.AlignCenter)
         return None
 
+    def _look(self, path: KeyPath) -> _Look:
+        look = self._looks.get(path)
+        if look is None:
+            config = self.config
+            value = config.get(path)
+            edited = config.is_edited(path)
+            conflict = self.hset.conflict(self.view, path) if self.hset else {}
+            mark = self._check_mark(path, value, edited)
+            source = self.hset.source_of(self.view, path) if self.hset else ""
+            texts = (
+                dotted(path) + ("  ✎" if edited else ""),
+                value_text(value) + mark,
+                type_name(value),
+                source + ("  ⚠" if conflict else ""),
+            )
+            look = _Look(value, edited, conflict, mark == "  ✗", self._is_highlighted(path), texts)
+            self._looks[path] = look
+        return look
+
     def _group_data(self, index: QModelIndex, role: int):
         name, paths = self.groups[index.row()]
         if role == Qt.ItemDataRole.DisplayRole and index.column() == KEY:
             return f"{name} ({len(paths)})"
         if role == Qt.ItemDataRole.FontRole:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return _bold_font()
         return None
 
     def _check(self, path: KeyPath) -> ArchCheck | None:
@@ -315,17 +379,14 @@ class _CountingFilter(QSortFilterProxyModel):
     """The find filter; a group's count says how many of its keys the filter leaves
     ("data (1 of 2)"), never the unfiltered number over fewer rows."""
 
+    counting = False  # a filter is set: the groups' counts are of the rows it leaves
+
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not self.counting or role != Qt.ItemDataRole.DisplayRole or index.column() != KEY:
+            return super().data(index, role)
         source = self.mapToSource(index)
-        model = self.sourceModel()
-        if (
-            role == Qt.ItemDataRole.DisplayRole
-            and index.column() == KEY
-            and source.isValid()
-            and source.internalId() == 0
-            and self.filterRegularExpression().pattern()
-        ):
-            name, paths = model.groups[source.row()]
+        if source.isValid() and source.internalId() == 0:
+            name, paths = self.sourceModel().groups[source.row()]
             return f"{name} ({self.rowCount(index)} of {len(paths)})"
         return super().data(index, role)
 
@@ -728,6 +789,7 @@ class HyperparamPanel(QWidget):
         self.sources.setCurrentIndex(self.sources.findData(view))
 
     def _filter(self, text: str) -> None:
+        self.proxy.counting = bool(text)
         self.proxy.setFilterFixedString(text)
         self.tree.expandAll()
 
