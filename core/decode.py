@@ -21,27 +21,9 @@ from functools import cache
 
 import numpy as np
 
-from core.dtypes import DTYPES
+from core.dtypes import DTYPES, RAW_STORAGE
 
-# Canonical dtype name → numpy type of its raw storage elements.
-_STORAGE: dict[str, str] = {
-    "float64": "<f8",
-    "float32": "<f4",
-    "float16": "<f2",
-    "bfloat16": "<u2",
-    "float8_e4m3fn": "u1",
-    "float8_e5m2": "u1",
-    "float8_e8m0fnu": "u1",
-    "int64": "<i8",
-    "int32": "<i4",
-    "int16": "<i2",
-    "int8": "i1",
-    "uint64": "<u8",
-    "uint32": "<u4",
-    "uint16": "<u2",
-    "uint8": "u1",
-    "bool": "u1",
-}
+_STORAGE = RAW_STORAGE
 
 SUPPORTED: frozenset[str] = frozenset(_STORAGE)
 

@@ -190,3 +190,25 @@ def is_quantised(name: str) -> bool:
     """A block-quantised type (GGML q4_k, q8_0, …): real-valued weights stored in blocks."""
     d = DTYPES.get(name)
     return d is not None and d.category == "quant"
+
+
+# Canonical dtype name → numpy type of its raw storage elements (core.decode reads them; the
+# names alone say which dtypes have values this engine can read, without loading numpy).
+RAW_STORAGE: dict[str, str] = {
+    "float64": "<f8",
+    "float32": "<f4",
+    "float16": "<f2",
+    "bfloat16": "<u2",
+    "float8_e4m3fn": "u1",
+    "float8_e5m2": "u1",
+    "float8_e8m0fnu": "u1",
+    "int64": "<i8",
+    "int32": "<i4",
+    "int16": "<i2",
+    "int8": "i1",
+    "uint64": "<u8",
+    "uint32": "<u4",
+    "uint16": "<u2",
+    "uint8": "u1",
+    "bool": "u1",
+}

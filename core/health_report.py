@@ -5,10 +5,13 @@ for 100,000 tensors the adding up alone would hold the UI thread for a third of 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core import units
 from core.model import Checkpoint, ModuleNode
-from core.stats import TensorStats
+
+if TYPE_CHECKING:
+    from core.stats import TensorStats
 
 # How a finding reads after its count: (one, many).
 _FINDING_WORDS: dict[str, tuple[str, str]] = {

@@ -105,18 +105,8 @@ CancelledFn = Callable[[], bool]
 UNIT_BYTES = 16 << 20  # largest piece of work handed to a worker process
 POOL_MIN_BYTES = 48 << 20  # below this, starting processes costs more than it saves
 
-OUTLIER_SIGMAS = 10.0
-SPARSE_SHARE = 0.5
-FLAGS: dict[str, str] = {
-    "nan": "holds NaN values: something computed 0/0 or overflowed during training",
-    "inf": "holds ±Inf values: something overflowed",
-    "dead": "every value is zero or the same: the tensor carries no information "
-    "(never trained, or a dead unit)",
-    "outliers": f"its largest |x − mean| exceeds {OUTLIER_SIGMAS:g} standard deviations: "
-    "extreme values (outlier features, a blown-up update, or clipping)",
-    "sparse": f"more than {SPARSE_SHARE:.0%} of its values are exactly zero "
-    "(pruned, masked or padded)",
-}
+from core.flags import FLAGS, OUTLIER_SIGMAS, SPARSE_SHARE  # noqa: E402, F401 — re-exported
+
 PERCENTILES = (0.1, 1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9)
 
 # Statistics a depth plot can show, with what they mean.

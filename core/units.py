@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import struct
+from decimal import Decimal
 from typing import Any
 
 
@@ -83,18 +85,74 @@ def duration(seconds: float) -> str:
 
 def shortest(x: float, bits: int = 64) -> str:
     """The shortest decimal that reads back as the same value at `bits` of precision:
-    float32 0.0001 is `0.0001`, not `0.00010000000474974513`."""
-    import numpy as np  # here, not at the top: `info` on a safetensors file never loads numpy
+    float32 0.0001 is `0.0001`, not `0.00010000000474974513`.
 
+    The same digits as numpy's `format_float_positional(unique=True)` (Dragon4; checked against
+    it for every float16 and a million float32 and float64 values), in pure Python: formatting
+    a number never loads numpy."""
     x = float(x)
     if not math.isfinite(x):
         return "NaN" if math.isnan(x) else ("-Inf" if x < 0 else "Inf")
-    value = {16: np.float16, 32: np.float32}.get(bits, np.float64)(x)
+    value = _at_precision(x, bits)
+    if not math.isfinite(value):  # beyond float16's or float32's range
+        return "-Inf" if value < 0 else "Inf"
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    digits = Decimal(_shortest_digits(value, bits))
     # from 0.0001 on, a decimal reads easier than an exponent (allowing float32's own rounding
     # of 0.0001 to 9.99999974e-05)
-    if x == 0 or 0.99999e-4 <= abs(x) < 1e16:
-        return np.format_float_positional(value, unique=True, trim="-")
-    return _plain_exponent(np.format_float_scientific(value, unique=True, trim="-"))
+    if 0.99999e-4 <= abs(x) < 1e16:
+        return _trimmed(format(digits, "f"))
+    mantissa, _, exponent = format(digits, "e").partition("e")
+    return f"{_trimmed(mantissa)}e{int(exponent)}"
+
+
+_PACKERS = {16: struct.Struct("<e"), 32: struct.Struct("<f")}
+
+
+def _at_precision(x: float, bits: int) -> float:
+    """`x` rounded to the nearest float16 or float32 (±Inf beyond its range); float64 as is."""
+    packer = _PACKERS.get(bits)
+    if packer is None:
+        return x
+    try:
+        return packer.unpack(packer.pack(x))[0]
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _shortest_digits(value: float, bits: int) -> str:
+    """The fewest significant digits that round back to `value` at `bits`, in e-notation."""
+    if bits not in _PACKERS:
+        return repr(value)  # Python's repr is already the shortest round trip of a float64
+    if abs(math.frexp(value)[0]) == 0.5:
+        return _digits_at_power_of_two(value, bits)
+    for places in range(17):
+        text = f"{value:.{places}e}"  # the nearest decimal with places + 1 digits
+        if _at_precision(float(text), bits) == value:
+            return text
+    return repr(value)
+
+
+def _digits_at_power_of_two(value: float, bits: int) -> str:
+    """At a power of two the values below lie closer than those above, so a decimal one step
+    from the nearest may round back where the nearest does not; of those that do, the closest."""
+    exact = Decimal(value)
+    for places in range(17):
+        nearest = Decimal(f"{value:.{places}e}")
+        step = Decimal((0, (1,), nearest.adjusted() - places))
+        found = [
+            c
+            for c in (nearest, nearest - step, nearest + step)
+            if _at_precision(float(c), bits) == value
+        ]
+        if found:
+            return str(min(found, key=lambda c: abs(c - exact)))
+    return repr(value)
+
+
+def _trimmed(text: str) -> str:
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def float_text(x: float) -> str:
@@ -103,10 +161,8 @@ def float_text(x: float) -> str:
     the exact value left for tooltips."""
     if not math.isfinite(x):
         return shortest(x)
-    import numpy as np
-
     wide = shortest(x, 64)
-    if float(np.float32(x)) == x:
+    if _at_precision(x, 32) == x:
         narrow = shortest(x, 32)
         if len(narrow) < len(wide):
             return narrow

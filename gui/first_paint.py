@@ -13,10 +13,12 @@ from PySide6.QtWidgets import QWidget
 
 
 class _FirstPaint(QObject):
-    def __init__(self, widget: QWidget, then: Callable[[], object]) -> None:
+    def __init__(self, widget: QWidget, then: Callable[[], object], at_latest_ms: int) -> None:
         super().__init__(widget)
         self.then = then
         widget.installEventFilter(self)
+        # a tab opened behind another paints only when shown: its work must not wait for that
+        QTimer.singleShot(at_latest_ms, self, self._run)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 — Qt's name
         if event.type() == QEvent.Type.Paint:
@@ -32,6 +34,12 @@ class _FirstPaint(QObject):
             then()
 
 
-def after_first_paint(widget: QWidget, then: Callable[[], object]) -> None:
-    """Call `then()` from the event loop right after `widget` next paints (once)."""
-    _FirstPaint(widget, then)
+AT_LATEST_MS = 500
+
+
+def after_first_paint(
+    widget: QWidget, then: Callable[[], object], at_latest_ms: int = AT_LATEST_MS
+) -> None:
+    """Call `then()` from the event loop right after `widget` next paints, or after
+    `at_latest_ms` if it has not painted by then (once)."""
+    _FirstPaint(widget, then, at_latest_ms)

@@ -9,19 +9,27 @@ health, or the line's button), because reading 100 GiB is not something to start
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, Signal
 from PySide6.QtWidgets import QWidget
 
 from core import units
-from core.health_report import HealthReport, finding_text, health_report
+from core.flags import FLAGS
 from core.model import Checkpoint
-from core.stats import FLAGS, TensorStats, health, statistics_possible
+from core.readable import statistics_possible
 from gui import heap, read_guard
 from gui.colors import ALERT
 from gui.job_line import JobLine
 from gui.summary import _esc, _muted
 from gui.workers import Job
+
+if TYPE_CHECKING:
+    from core.health_report import HealthReport
+    from core.stats import TensorStats
+
+# The statistics engine (core.stats, with numpy) is imported when a check starts or a result is
+# shown, not with the window: the tree paints before it has loaded.
 
 AUTO_CHECK_BYTES = 1 << 30  # models up to 1 GiB of tensor data are checked when they open
 
@@ -36,6 +44,7 @@ class HealthLine(JobLine):
     def __init__(self, checkpoint: Checkpoint, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.checkpoint = checkpoint
+        self.due = False  # a check is to start once the tree has painted
         self.results: dict[str, TensorStats] | None = None
         self.readable = [t for t in checkpoint.tensors if statistics_possible(t)]
         self.data_bytes = sum(t.source.nbytes for t in self.readable if t.source is not None)
@@ -54,16 +63,39 @@ class HealthLine(JobLine):
             else:
                 self._show_idle()
 
+    @property
+    def small(self) -> bool:
+        """Whether the check starts unasked (`start_if_small`)."""
+        return bool(self.readable) and self.data_bytes <= AUTO_CHECK_BYTES
+
+    @property
+    def busy(self) -> bool:
+        return self.due or super().busy
+
+    def schedule(self) -> None:
+        """Say that `start_if_small` will follow (after the tree's first paint): the check
+        counts as running from now, so nobody takes the model for checked before it starts."""
+        self.due = self.small
+
     def start_if_small(self) -> None:
-        if self.readable and self.data_bytes <= AUTO_CHECK_BYTES:
+        self.due = False
+        if self.small:
             self.start()
 
+    def cancel(self) -> None:
+        self.due = False
+        super().cancel()
+
     def start(self) -> None:
+        self.due = False
         if self.job is not None or not self.readable:
             return
         checkpoint = self.checkpoint
 
         def run(progress, cancelled) -> HealthReport:
+            from core.health_report import health_report  # noqa: PLC0415 — see the top
+            from core.stats import health  # noqa: PLC0415
+
             with heap.building():  # a result per tensor: 100,000 more long-lived objects
                 return health_report(checkpoint, health(checkpoint, progress, cancelled))
 
@@ -105,6 +137,8 @@ class HealthLine(JobLine):
         report = self.report
         if report is None or not link.startswith("flag:"):
             return
+        from core.health_report import finding_text  # noqa: PLC0415 — loaded with the report
+
         flag = link.removeprefix("flag:")
         if flag == "*":
             names = sorted({n for names in report.flagged.values() for n in names})
@@ -134,6 +168,8 @@ class HealthLine(JobLine):
         )
 
     def _show_results(self, report: HealthReport) -> None:
+        from core.health_report import finding_text  # noqa: PLC0415 — loaded with the report
+
         self.progress.hide()
         # the model's own tensors first: heavy-tailed Adam moments are normal, not a finding
         flagged, elsewhere = report.flagged, report.elsewhere

@@ -62,7 +62,6 @@ from core.hparams.edit import (
     coerce,
     type_name,
 )
-from core.hparams.export import beside_path, export, own_files, save_beside
 from core.hparams.keys import GROUPS, group_of, spec_for
 from core.hparams.merge import KeyPath, dotted, flatten
 from core.model import Checkpoint
@@ -973,8 +972,11 @@ class HyperparamPanel(QWidget):
         """Write the shown values with the edits; notes on what the format cannot hold are shown."""
         if self._state is None or self.config is None:
             return False
+        from core.hparams import export as writing  # noqa: PLC0415 — PyYAML and TOML: when asked
+
         try:
-            notes = export(self.config.current, target, protect=own_files(self._state.checkpoint))
+            protect = writing.own_files(self._state.checkpoint)
+            notes = writing.export(self.config.current, target, protect=protect)
         except CheckpointError as error:
             self._show_message(str(error), error=True)
             return False
@@ -985,8 +987,11 @@ class HyperparamPanel(QWidget):
         if self._state is None or self.config is None:
             return None
         checkpoint = self._state.checkpoint
+        from core.hparams import export as writing  # noqa: PLC0415 — as in export_to
+
         try:
-            target, notes = save_beside(checkpoint.path, self.config.current, own_files(checkpoint))
+            protect = writing.own_files(checkpoint)
+            target, notes = writing.save_beside(checkpoint.path, self.config.current, protect)
         except CheckpointError as error:
             self._show_message(str(error), error=True)
             return None
@@ -997,6 +1002,8 @@ class HyperparamPanel(QWidget):
         """Ask where, then export; whether a file was written."""
         if self._state is None:
             return False
+        from core.hparams.export import beside_path  # noqa: PLC0415 — as in export_to
+
         start = str(beside_path(self._state.checkpoint.path))
         name, chosen = QFileDialog.getSaveFileName(
             self, "Export hyperparameters", start, EXPORT_FILTERS

@@ -1,6 +1,6 @@
 """A line under the summary that runs one background job at a time, with its progress and one
 button (start it, or Cancel while it runs): the health check (gui/health.py) and the spectra
-(gui/spectrum_view.py).
+(gui/spectrum_line.py).
 
 A job started later makes an earlier one stale: only the current job's signals are shown. Older
 jobs are kept until they end, because their signals must outlive them.
@@ -8,10 +8,14 @@ jobs are kept until they end, because their signals must outlive them.
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from gui.workers import PROGRESS_SCALE, Job
+
+PROGRESS_INTERVAL_S = 0.1
 
 
 class JobLine(QWidget):
@@ -22,6 +26,7 @@ class JobLine(QWidget):
         super().__init__(parent)
         self.job: Job | None = None
         self._old_jobs: list[Job] = []
+        self._progress_shown = 0.0  # when the bar last took a new value
         self.label = QLabel()
         self.label.setTextFormat(Qt.TextFormat.RichText)
         self.progress = QProgressBar()
@@ -58,6 +63,7 @@ class JobLine(QWidget):
         self.job = job
         self._old_jobs = [j for j in self._old_jobs if not j.is_done()] + [job]
         self.label.setText(text)
+        self._progress_shown = time.monotonic()
         self.progress.setValue(0)
         self.progress.show()
         self.button.setText("Cancel")
@@ -84,5 +90,12 @@ class JobLine(QWidget):
         return self.job is not None and self.sender() is self.job.signals
 
     def _progress(self, done: int, total: int) -> None:
-        if self._current() and total > 0:
-            self.progress.setValue(PROGRESS_SCALE * done // total)
+        if not self._current() or total <= 0:
+            return
+        # QProgressBar repaints at once on each new value (~7 ms with the window around it):
+        # a few times a second is enough to see it move
+        now = time.monotonic()
+        if now - self._progress_shown < PROGRESS_INTERVAL_S and done < total:
+            return
+        self._progress_shown = now
+        self.progress.setValue(PROGRESS_SCALE * done // total)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -42,12 +43,15 @@ from PySide6.QtWidgets import (
 )
 
 from core import units
+from core.flags import FLAGS
 from core.health_report import HealthReport, NodeHealth
 from core.info import stored_shape
 from core.model import Checkpoint, ModuleNode, TensorInfo
-from core.stats import FLAGS, TensorStats
 from core.tree import WIDE, group_size, grouped, level_entries, natural_key
 from gui.colors import ALERT, category_color
+
+if TYPE_CHECKING:
+    from core.stats import TensorStats
 
 COLUMNS = (
     "Name",
@@ -494,7 +498,7 @@ class LayerTreeModel(QAbstractItemModel):
                 return self._state_font
             return self._fixed if column in RIGHT else None
         if role == Qt.ItemDataRole.BackgroundRole and column == ALPHA:
-            from gui.spectrum_view import alpha_color
+            from gui.spectrum_line import alpha_color
 
             return alpha_color(self._alpha_of(item))
         if role == Qt.ItemDataRole.ForegroundRole:

@@ -119,8 +119,9 @@ class CheckpointTab(QWidget):
         self.tree: LayerTree | None = None
         self.summary: SummaryView | None = None
         self.health: HealthLine | None = None
-        self.spectra = None  # gui.spectrum_view.SpectrumLine once the checkpoint is shown
+        self.spectra = None  # gui.spectrum_line.SpectrumLine once the checkpoint is shown
         self.place: Place | None = None  # what the tree showed, kept across a reload
+        self._health_started = False
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(6, 6, 6, 0)
         self.reload_bar = ReloadBar()
@@ -149,7 +150,7 @@ class CheckpointTab(QWidget):
         self.tree = LayerTree(checkpoint)
         self.tree.selectionChanged.connect(self._selected)
         self.health.checked.connect(self.tree.set_health)
-        from gui.spectrum_view import SpectrumLine
+        from gui.spectrum_line import SpectrumLine
 
         self.spectra = SpectrumLine(checkpoint)
         self.spectra.computed.connect(self.tree.set_spectra)
@@ -158,10 +159,32 @@ class CheckpointTab(QWidget):
         self._layout.addWidget(self.health)
         self._layout.addWidget(self.spectra)
         self._layout.addWidget(with_code_tab(self.tree, checkpoint), 1)
-        if "remote" not in checkpoint.facts:  # a remote model's data is not here to read
+        # the statistics engine (numpy) loads and the checks take the CPU after the tree has
+        # painted: a model is on screen before anything is read
+        self._health_started = False
+        if "remote" not in checkpoint.facts:
+            self.health.schedule()
+        after_first_paint(self.tree.view.viewport(), self.start_checks)
+
+    def start_checks(self) -> None:
+        """Count the weight matrices; start the health check and the spectra of a model small
+        enough to check unasked (after the tree's first paint, or sooner when asked)."""
+        if self.spectra is None or self.checkpoint is None:
+            return  # reloaded or closed meanwhile
+        self.spectra.prepare()
+        self.start_health()
+        window = self.window()
+        if "remote" not in self.checkpoint.facts and getattr(window, "auto_spectra", True):
+            self.spectra.start_if_small()
+
+    def start_health(self) -> None:
+        """The health check of a model small enough to check unasked, once per checkpoint shown:
+        after the tree's first paint, or sooner when asked (`--screenshot`)."""
+        if self._health_started or self.health is None or self.checkpoint is None:
+            return
+        self._health_started = True
+        if "remote" not in self.checkpoint.facts:  # a remote model's data is not here to read
             self.health.start_if_small()
-            # eigenvalues take the CPU for a while: the tree paints first
-            after_first_paint(self.tree.view.viewport(), self.spectra.start_if_small)
 
     def drop_views(self) -> None:
         """Take down the views of the checkpoint a reload replaces."""
@@ -406,6 +429,7 @@ class MainWindow(QMainWindow):
         # asked for: a model's tree shows a quarter sooner (benchmarks/first_paint.py)
         self._distribution = None
         self._plots_made = False
+        self.auto_spectra = True  # a small model's spectra start once its tree has painted
         placeholder = _placeholder("Distributions appear here.")
         self.dist_dock = self._dock("Distribution", "distribution", placeholder)
         # the selected tensor's values, read on demand: beside the plots, a tab away

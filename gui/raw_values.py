@@ -9,7 +9,7 @@ as tab-separated text (with their indices when asked from the menu).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
@@ -27,10 +27,12 @@ from PySide6.QtWidgets import (
 
 from core import units
 from core.model import Checkpoint, TensorInfo
-from core.raw_values import RawValues, default_ranges, parse_ranges, read_values
-from core.stats import statistics_possible
+from core.readable import statistics_possible
 from gui.colors import ALERT
 from gui.workers import Job
+
+if TYPE_CHECKING:
+    from core.raw_values import RawValues
 
 # Precision a dtype's values are shown at: the shortest decimal that reads back as the same value.
 _BITS = {"float64": 64, "float16": 16, "float8_e4m3fn": 16, "float8_e5m2": 16}
@@ -67,17 +69,17 @@ class RawValuesModel(QAbstractTableModel):
         self._column_labels: list[str] = []
 
     def set_values(self, raw: RawValues | None) -> None:
-        import numpy as np
-
         self.beginResetModel()
         self.raw = raw
         if raw is None:
-            self._table, self._row_labels, self._column_labels = np.zeros((0, 0)), [], []
+            self._table, self._row_labels, self._column_labels = _NOTHING, [], []
         else:
+            import numpy as np  # noqa: PLC0415 — values were read: it is loaded already
+
             ranges = raw.ranges
             values = raw.values
             if values.size == 0:  # a dimension of size 0: nothing to show
-                self._table, self._row_labels, self._column_labels = np.zeros((0, 0)), [], []
+                self._table, self._row_labels, self._column_labels = _NOTHING, [], []
             elif not ranges:  # a scalar
                 self._table = values.reshape(1, 1)
                 self._row_labels, self._column_labels = ["()"], ["value"]
@@ -228,6 +230,8 @@ class RawValuesView(QWidget):
                 error=True,
             )
             return
+        from core.raw_values import default_ranges  # noqa: PLC0415 — numpy: not before a tensor
+
         self.ranges.setText(", ".join(_range_text(r) for r in default_ranges(tensor.shape)))
         self._pending = True
         if self._wanted:
@@ -243,6 +247,8 @@ class RawValuesView(QWidget):
         tensor = self.tensor
         if tensor is None:
             return
+        from core.raw_values import parse_ranges, read_values  # noqa: PLC0415 — as above
+
         try:
             ranges = parse_ranges(self.ranges.text(), tensor.shape)
         except ValueError as error:

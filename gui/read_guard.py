@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
-from core import stats, units
+from core import units
 from core.model import Checkpoint
 
 # Before anything was measured: about what one core decodes and reduces (ARCHITECTURE.md).
@@ -61,6 +61,8 @@ def paths_bytes(checkpoint: Checkpoint, paths: Sequence[str], kinds: Sequence[st
 
 def depth_bytes(checkpoint: Checkpoint, pattern: str) -> int:
     try:
+        from core import stats  # noqa: PLC0415 — numpy: loaded when a read is asked for
+
         members = stats.depth_members(checkpoint, pattern)
     except Exception:  # noqa: BLE001 - no estimate is no reason to refuse: the read will say
         return 0
@@ -69,6 +71,8 @@ def depth_bytes(checkpoint: Checkpoint, pattern: str) -> int:
 
 def _module_tensors(checkpoint: Checkpoint, path: str, kinds: Sequence[str]):
     try:
+        from core import stats  # noqa: PLC0415 — numpy: loaded when a read is asked for
+
         return stats.module_tensors(checkpoint, path, kinds)
     except Exception:  # noqa: BLE001 - an unknown path: the read itself reports it
         return []

@@ -707,7 +707,7 @@ class DepthView(QWidget):
         assert self.series is not None
         if self.statistic != "alpha":
             return self.series.values(self.statistic)
-        from gui.spectrum_view import computed_alphas
+        from gui.spectrum_line import computed_alphas
 
         alphas = computed_alphas(self.checkpoint)
         out = []

@@ -18,6 +18,8 @@ from gui.summary import SummaryView
 from gui.tensor_plots import DistributionPanel
 from tests.format_fixtures import write_onnx
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_shortest_decimals_at_the_values_precision() -> None:
     noisy = float(np.float32(0.0001))
@@ -30,6 +32,62 @@ def test_shortest_decimals_at_the_values_precision() -> None:
     assert units.number(1.1e6) == "1.1e6" and units.number(-0.123456) == "-0.1235"
     assert units.human({"Constant": 44, "MatMul": 2}) == "Constant 44, MatMul 2"
     assert units.human(b"\x1c\x00ab") == "4 bytes (1c 00 61 62)"
+
+
+def _dragon4(value: np.floating) -> str:
+    """numpy's shortest unique decimal (Dragon4), the way units.shortest writes it."""
+    if abs(float(value)) < 0.99999e-4 or abs(float(value)) >= 1e16:
+        text = np.format_float_scientific(value, unique=True, trim="-")
+        mantissa, _, exponent = text.partition("e")
+        return f"{mantissa}e{int(exponent)}"
+    return np.format_float_positional(value, unique=True, trim="-")
+
+
+def test_shortest_agrees_with_numpys_dragon4_at_every_precision() -> None:
+    """units.shortest is pure Python (a number on screen never loads numpy); the reference is
+    numpy's Dragon4: every float16, float32 powers of two and their neighbours (where the
+    spacing changes), and random float32 and float64 bit patterns."""
+    rng = np.random.default_rng(16)
+    halves = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    powers = np.float32(2.0) ** np.arange(-149, 128, dtype=np.float32)
+    singles = np.concatenate(
+        [
+            powers,
+            np.nextafter(powers, np.float32(np.inf)),
+            np.nextafter(powers, np.float32(0)),
+            rng.integers(0, 1 << 32, 50_000, dtype=np.uint64).astype(np.uint32).view(np.float32),
+        ]
+    )
+    doubles = rng.integers(0, 1 << 63, 50_000, dtype=np.int64).view(np.float64)
+    for values, bits in ((halves, 16), (singles, 32), (doubles, 64)):
+        finite = values[np.isfinite(values) & (values != 0)]
+        wrong = [
+            (float(v), units.shortest(float(v), bits), _dragon4(v))
+            for v in finite
+            if units.shortest(float(v), bits) != _dragon4(v)
+        ]
+        assert not wrong, wrong[:5]
+
+
+def test_shortest_names_what_a_precision_cannot_hold() -> None:
+    assert units.shortest(1e-45, 16) == "0"  # below float16's smallest: zero, not "0e0"
+    assert units.shortest(-0.0) == "-0"
+    assert units.shortest(1e16, 16) == "Inf" and units.shortest(-1e39, 32) == "-Inf"
+
+
+def test_formatting_numbers_never_loads_numpy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from core import units; "
+        "units.float_text(0.1); units.shortest(1e-5, 32); units.shortest(0.1, 16); "
+        "print('numpy' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "False"
 
 
 def test_one_tick_format_per_axis() -> None:

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from core import inflate, pbvalues
-from core.decode import is_supported as dtype_supported
 from core.decode import storage_dtype
 from core.errors import Cancelled, CheckpointError
 from core.fileread import FileChanged, Version, check_unchanged, read_exact
-from core.model import DataSource, TensorInfo
+from core.model import DataSource
+from core.readable import raw_stream as _raw_stream  # noqa: F401 — re-exported
+from core.readable import statistics_possible  # noqa: F401 — re-exported
 
 CancelledFn = Callable[[], bool]
 
@@ -121,11 +122,6 @@ def _protobuf_chunks(
             advance(consumed)
 
 
-def _raw_stream(encoding: str) -> bool:
-    """Encodings that yield the tensor's own elements (not dequantised float32 blocks)."""
-    return inflate.is_deflate(encoding) or pbvalues.is_protobuf(encoding)
-
-
 def _dequantized_chunks(
     unit: _Unit, cancelled: CancelledFn | None, advance: Callable[[int], None] | None
 ) -> Iterator[np.ndarray]:
@@ -155,20 +151,6 @@ def _checked(unit: _Unit, chunks: Iterator[Any]) -> Iterator[Any]:
     except CheckpointError:
         unit.check()
         raise
-
-
-def statistics_possible(t: TensorInfo) -> bool:
-    """Whether this engine can read the tensor's values (complex and fp4 tensors, and GGML types
-    gguf cannot dequantise, are not yet)."""
-    if t.source is None:
-        return False
-    if _raw_stream(t.source.encoding):
-        return dtype_supported(t.dtype)
-    if t.source.encoding:
-        from core import dequant
-
-        return dequant.supported(t.source.encoding)
-    return dtype_supported(t.dtype)
 
 
 def _strided_chunks(

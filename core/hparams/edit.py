@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import json_strict
-from core.hparams import yaml_safe
 from core.hparams.keys import KeySpec, canonical, spec_for
 from core.hparams.merge import KeyPath, Merged, dotted, flatten, log_history, merge
 
@@ -66,6 +65,8 @@ def coerce(path: KeyPath, value: Any, current: Any = MISSING) -> Any:
     spec = spec_for(path)
     target = _target_type(current, spec)
     if target is None:
+        from core.hparams import yaml_safe  # noqa: PLC0415 — PyYAML: loaded when a value is typed
+
         typed = yaml_safe.scalar(value) if isinstance(value, str) else value
     else:
         typed = _convert(name, value, target, current)
@@ -167,6 +168,8 @@ def _convert(name: str, value: Any, target: str, current: Any = MISSING) -> Any:
                 return float(value.strip().replace("_", ""))
             except ValueError:
                 pass
+            from core.hparams import yaml_safe  # noqa: PLC0415 — as above
+
             spelled = yaml_safe.scalar(value)  # YAML's own spellings: `.inf`, `.nan`
             if isinstance(spelled, float):
                 return spelled
@@ -179,6 +182,8 @@ def _convert(name: str, value: Any, target: str, current: Any = MISSING) -> Any:
             # likely a slip than a list of one
             if not text.startswith("[") and "," in text:
                 text = f"[{text}]"
+            from core.hparams import yaml_safe  # noqa: PLC0415 — as above
+
             typed = yaml_safe.scalar(text)
         if isinstance(typed, tuple):
             typed = list(typed)
