@@ -177,14 +177,13 @@ def screenshot(window, out: str, paths: list[str]) -> int:
     failures: list[str] = []
     window.failed.connect(lambda _path, message: failures.append(message))
     from PySide6.QtCore import Qt
-    from PySide6.QtWidgets import QApplication
 
     # laid out and "visible" to every widget, but never put on a screen; and nothing paints
     # while the jobs run (a window off screen still paints into its backing store, the tree and
     # every plot again after each change): grab() below renders the window once
     window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
     no_paint = _PaintBlocker()
-    QApplication.instance().installEventFilter(no_paint)
+    window.installEventFilter(no_paint)
     # a grab of the model as opened: spectra would take a core for seconds and are not in it
     window.auto_spectra = False
     window.resize(*SCREENSHOT_SIZE)
@@ -197,12 +196,12 @@ def screenshot(window, out: str, paths: list[str]) -> int:
             tab.start_checks()  # now, not after a paint: in worker processes beside the plots
         window.select_largest_tensor()  # plotted while the health check runs
     if not (opened and settle(window)):
-        QApplication.instance().removeEventFilter(no_paint)
+        window.removeEventFilter(no_paint)
         print("screenshot: timed out while opening", file=sys.stderr)
         return 1
     window.resize(*SCREENSHOT_SIZE)
     flush_events()
-    QApplication.instance().removeEventFilter(no_paint)
+    window.removeEventFilter(no_paint)
     image = window.grab()  # renders the window now, plots included; no wait for a screen paint
     out_path = Path(out).expanduser()
     out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -220,10 +219,11 @@ def _PaintBlocker():  # noqa: N802 — a class, made when Qt is loaded
     from PySide6.QtCore import QEvent, QObject
 
     class PaintBlocker(QObject):
-        """Swallows paints and the window's requests for them."""
+        """Swallows a window's requests to paint what changed (each widget's paint starts
+        from one of them)."""
 
         def eventFilter(self, watched, event) -> bool:  # noqa: N802 — Qt's name
-            return event.type() in (QEvent.Type.Paint, QEvent.Type.UpdateRequest)
+            return event.type() == QEvent.Type.UpdateRequest
 
     return PaintBlocker()
 
@@ -234,11 +234,12 @@ class Launch:
 
     app: Any
     window: Any
-    opener: Any
+    opener: Any  # the FileOpen filter (macOS), or None
     server: Any = None
 
     def close(self) -> None:
-        self.app.removeEventFilter(self.opener)
+        if self.opener is not None:
+            self.app.removeEventFilter(self.opener)
         if self.server is not None:
             self.server.close()
         self.window.quit_without_asking()  # the event loop has ended: it was asked already
@@ -273,8 +274,11 @@ def launch(args: argparse.Namespace, qt_args: list[str]) -> Launch | None:
             server = None
 
     window = MainWindow(Settings(fresh=args.fresh or smoke, persist=not smoke))
-    opener = file_open_filter(window.open_path)
-    app.installEventFilter(opener)
+    opener = None
+    if sys.platform == "darwin":  # only macOS sends FileOpen; elsewhere the filter would only
+        # cost a Python call for every event of the application
+        opener = file_open_filter(window.open_path)
+        app.installEventFilter(opener)
     if server is not None:
         server.received.connect(lambda paths: (window.open_paths(paths), window.bring_to_front()))
     if not smoke:

@@ -135,6 +135,7 @@ CHAIN_ROWS = 1_000  # a level wider than this is not a chain of wrappers to open
 # 100,000 sibling rows costs the view seconds, and no one scrolls through them anyway.
 GROUP_ROWS = WIDE
 _ROOT = QModelIndex()  # the invalid index: the root of the tree
+_CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable  # made once: | is slow
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -460,9 +461,7 @@ class LayerTreeModel(QAbstractItemModel):
         return None
 
     def flags(self, index: QModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return _CELL_FLAGS if index.isValid() else Qt.ItemFlag.NoItemFlags
 
     def child_item(self, parent: QModelIndex, row: int) -> _Item | None:
         children = self._kids(self._item(parent))

@@ -154,7 +154,7 @@ def _number(value: float | None) -> str:
 
 def _plot_widget() -> pg.PlotWidget:
     """A PlotWidget drawn in the window palette's colours, so it suits light and dark themes."""
-    widget = pg.PlotWidget(axisItems=number_axes())
+    widget = pg.PlotWidget(axisItems=number_axes(), enableMenu=False)  # no menus: made for none
     palette = widget.palette()
     text = palette.color(QPalette.ColorRole.Text)
     widget.setBackground(palette.color(QPalette.ColorRole.Base))
