@@ -14,6 +14,7 @@ switching between open files loses nothing. The actions (`undo_action`, `redo_ac
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -159,6 +160,9 @@ class HyperparamModel(QAbstractItemModel):
         self._checks: dict[tuple[str, KeyPath], ArchCheck] = {}  # (source, path) → check
         self._looks: dict[KeyPath, _Look] = {}
         self.edit_handler = None  # callable(path, value) -> bool, set by the panel
+        # with a filter set, how many of a group's keys it leaves (the panel's proxy knows):
+        # "data (1 of 2)", never the unfiltered count over fewer rows
+        self.shown_count: Callable[[int], int] | None = None
 
     @property
     def highlighted(self) -> set[str]:
@@ -321,6 +325,8 @@ class HyperparamModel(QAbstractItemModel):
     def _group_data(self, index: QModelIndex, role: int):
         name, paths = self.groups[index.row()]
         if role == Qt.ItemDataRole.DisplayRole and index.column() == KEY:
+            if self.shown_count is not None:
+                return f"{name} ({self.shown_count(index.row())} of {len(paths)})"
             return f"{name} ({len(paths)})"
         if role == Qt.ItemDataRole.FontRole:
             return _bold_font()
@@ -372,22 +378,6 @@ class HyperparamModel(QAbstractItemModel):
         if path is None or role != Qt.ItemDataRole.EditRole or self.edit_handler is None:
             return False
         return bool(self.edit_handler(path, value))
-
-
-class _CountingFilter(QSortFilterProxyModel):
-    """The find filter; a group's count says how many of its keys the filter leaves
-    ("data (1 of 2)"), never the unfiltered number over fewer rows."""
-
-    counting = False  # a filter is set: the groups' counts are of the rows it leaves
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not self.counting or role != Qt.ItemDataRole.DisplayRole or index.column() != KEY:
-            return super().data(index, role)
-        source = self.mapToSource(index)
-        if source.isValid() and source.internalId() == 0:
-            name, paths = self.sourceModel().groups[source.row()]
-            return f"{name} ({self.rowCount(index)} of {len(paths)})"
-        return super().data(index, role)
 
 
 # --- editors ---------------------------------------------------------------------------------------
@@ -539,7 +529,7 @@ class HyperparamPanel(QWidget):
         self.undo_stack: QUndoStack = self._empty_stack
         self.model = HyperparamModel(self)
         self.model.edit_handler = self.edit_value
-        self.proxy = _CountingFilter(self)
+        self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setRecursiveFilteringEnabled(True)
         self.proxy.setFilterKeyColumn(-1)
@@ -787,9 +777,12 @@ class HyperparamPanel(QWidget):
         """Show one source by name, or MERGED."""
         self.sources.setCurrentIndex(self.sources.findData(view))
 
+    def _shown_count(self, group: int) -> int:
+        return self.proxy.rowCount(self.proxy.mapFromSource(self.model.index(group, 0)))
+
     def _filter(self, text: str) -> None:
-        self.proxy.counting = bool(text)
         self.proxy.setFilterFixedString(text)
+        self.model.shown_count = self._shown_count if text else None
         self.tree.expandAll()
 
     # --- shared selection -----------------------------------------------------------------------
