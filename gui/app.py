@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -307,7 +308,7 @@ def _bytes_on_disk(paths: list[str]) -> int:
     return total
 
 
-def warm_workers() -> None:
+def warm_workers() -> threading.Thread | None:
     """Start the statistics workers' process server now, so that it loads numpy beside the
     window's own start-up (on another core) instead of after the first big model has opened.
 
@@ -315,18 +316,23 @@ def warm_workers() -> None:
     a window launched for a person paints its tree later when the server competes for the CPU
     (1 s later on a loaded machine), and a big model's health check starts the server anyway.
     Only where the window would use one (forkserver: Linux) and there is a core to spare; the
-    server exits with the window."""
+    server exits with the window. The thread that starts it is returned (None: not started)."""
     import multiprocessing
 
     if (os.cpu_count() or 1) < 2 or "forkserver" not in multiprocessing.get_all_start_methods():
-        return
+        return None
     from core import isolated
 
     if isolated.context().get_start_method() != "forkserver":  # Qt is loaded: never fork
-        return
+        return None
     from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    # in a thread: starting two processes (the server and its resource tracker) from a big
+    # process takes the window's thread 15 ms; the pool waits for the server when it needs it
+    starting = threading.Thread(target=forkserver.ensure_running, name="warm workers")
+    starting.daemon = True
+    starting.start()
+    return starting
 
 
 def quit_on_signals(app: Any) -> Any:

@@ -171,8 +171,8 @@ class CheckpointTab(QWidget):
         enough to check unasked (after the tree's first paint, or sooner when asked)."""
         if self.spectra is None or self.checkpoint is None:
             return  # reloaded or closed meanwhile
+        self.start_health()  # first: its worker processes get going while the rest loads
         self.spectra.prepare()
-        self.start_health()
         window = self.window()
         if "remote" not in self.checkpoint.facts and getattr(window, "auto_spectra", True):
             self.spectra.start_if_small()

@@ -125,7 +125,9 @@ def test_the_workers_server_starts_with_the_window_not_with_the_first_big_model(
 
     if "forkserver" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
         pytest.skip("the window uses no process server here")
-    warm_workers()
+    starting = warm_workers()
+    assert starting is not None
+    starting.join(10)
     pid = forkserver._forkserver._forkserver_pid
     assert pid is not None
     os.kill(pid, 0)  # alive
