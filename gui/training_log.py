@@ -29,6 +29,7 @@ class TrainingLogView(QWidget):
     def __init__(self, table: QTableWidget, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.log: TrainingLog | None = None
+        self._waiting = False  # a log set while the tab was out of sight, not drawn yet
         # the plot (and pyqtgraph) is made with the first log to draw, not with the window
         self.plot_widget: pg.PlotWidget | None = None
         self.plot: pg.PlotItem | None = None
@@ -99,10 +100,28 @@ class TrainingLogView(QWidget):
         self.rate_box.linkedViewChanged(self.plot.vb, self.rate_box.XAxis)
 
     def curve_names(self) -> list[str]:
+        """The curves the plot shows (drawn now if they were waiting for the tab to show)."""
+        self._draw_if_waiting()
         return list(self.curves)
 
     def set_log(self, log: TrainingLog | None) -> None:
+        """Plot this log (None: nothing); drawn when the tab is in sight, so a checkpoint that
+        opens with its hyperparameters in front loads no plotting library for it."""
         self.log = log
+        self._waiting = True
+        if self.isVisible():
+            self._draw_if_waiting()
+
+    def showEvent(self, event) -> None:  # noqa: N802 — Qt's name
+        super().showEvent(event)
+        self._draw_if_waiting()
+
+    def _draw_if_waiting(self) -> None:
+        if self._waiting:
+            self._waiting = False
+            self._draw(self.log)
+
+    def _draw(self, log: TrainingLog | None) -> None:
         for curve in self.curves.values():
             (self.rate_box if curve.getViewBox() is self.rate_box else self.plot).removeItem(curve)
         self.curves = {}

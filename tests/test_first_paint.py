@@ -61,13 +61,15 @@ def model_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def model_folder(tmp_path: Path) -> Path:
-    """A Hugging Face folder: weights and a config.json with float hyperparameters (shown in
-    the hyperparameter panel as the tree paints)."""
+    """A Hugging Face folder: weights, a config.json with float hyperparameters (shown in the
+    hyperparameter panel as the tree paints) and a trainer_state.json with a loss curve."""
     folder = tmp_path / "tiny-model"
     folder.mkdir()
     save_safetensors(make_model(), folder / "model.safetensors")
     config = {"hidden_size": 32, "layer_norm_eps": 1e-12, "hidden_dropout_prob": 0.1}
     (folder / "config.json").write_text(json.dumps(config))
+    history = [{"step": s, "loss": 3.0 / s, "learning_rate": 1e-3} for s in range(1, 6)]
+    (folder / "trainer_state.json").write_text(json.dumps({"log_history": history}))
     return folder
 
 
