@@ -29,7 +29,6 @@ from PySide6.QtGui import (
     QPalette,
 )
 from PySide6.QtWidgets import (
-    QAbstractScrollArea,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -493,11 +492,7 @@ class MainWindow(QMainWindow):
             from gui.tensor_plots import DistributionPanel  # noqa: PLC0415 — pyqtgraph: later
         except ImportError:  # pragma: no cover - depends on the checkout
             return
-        panel = DistributionPanel()
-        # plots take drops for themselves; a file dropped on them should open like anywhere
-        for view in panel.findChildren(QAbstractScrollArea):
-            view.setAcceptDrops(False)
-            view.viewport().setAcceptDrops(False)
+        panel = DistributionPanel()  # its plots refuse drops: a dropped file opens a tab
         panel.statusMessage.connect(self._job_message)
         old = self.dist_dock.widget()
         self.dist_dock.setWidget(panel)

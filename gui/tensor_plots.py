@@ -26,6 +26,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QCheckBox,
     QComboBox,
     QFileDialog,
@@ -900,6 +901,23 @@ class HeatmapView(QWidget):
 # --- the panel -------------------------------------------------------------------------------------
 
 
+def _refuse_drops(view: QWidget) -> None:
+    """Plots take drops for themselves; a file dropped on them should open as anywhere else in
+    the window, so they refuse them and the window gets them."""
+    for scroll in view.findChildren(QAbstractScrollArea):
+        scroll.setAcceptDrops(False)
+        scroll.viewport().setAcceptDrops(False)
+
+
+_LAZY_VIEWS = ("depth", "heatmap", "spectrum")
+_TAB_TITLES = {
+    "histogram": "&Histogram",
+    "depth": "&Depth",
+    "heatmap": "Heat&map",
+    "spectrum": "&Spectrum",
+}
+
+
 class DistributionPanel(QWidget):
     """What the numbers of the selected tensors or modules look like.
 
@@ -960,17 +978,17 @@ class DistributionPanel(QWidget):
         header.addWidget(self.png_button)
         header.addWidget(self.csv_button)
 
-        self.histogram = HistogramView()
-        self.depth = DepthView()
-        self.heatmap = HeatmapView()
-        from gui.spectrum_view import SpectrumView
-
-        self.spectrum = SpectrumView()
+        self.histogram = HistogramView()  # always shown (its statistics table is always wanted)
+        _refuse_drops(self.histogram)
+        # the other views are made when their tab is first shown or they are asked for: each
+        # holds a plot, 40 ms of the panel's start for views most selections never look at
+        self._views: dict[str, QWidget] = {"histogram": self.histogram}
+        self._depth_pattern = ""  # what the depth view follows, kept until it is made
+        self._depth_category = ""
         self.tabs = QTabWidget()
         self.tabs.addTab(self.histogram, "&Histogram")
-        self.tabs.addTab(self.depth, "&Depth")
-        self.tabs.addTab(self.heatmap, "Heat&map")
-        self.tabs.addTab(self.spectrum, "&Spectrum")
+        for name in _LAZY_VIEWS:
+            self.tabs.addTab(QWidget(), _TAB_TITLES[name])
         self.tabs.currentChanged.connect(self._tab_changed)
 
         layout = QVBoxLayout(self)
@@ -990,21 +1008,72 @@ class DistributionPanel(QWidget):
         self.histogram.values_box.currentIndexChanged.connect(lambda _: self._show_title())
         self.histogram.kinds_box.currentIndexChanged.connect(lambda _: self._show_title())
         self.runners: dict[str, _Runner] = {}
-        for name, view, show in (
-            ("histogram", self.histogram, self.histogram.show_results),
-            ("depth", self.depth, self.depth.show_series),
-            ("heatmap", self.heatmap, self.heatmap.show_heatmap),
-            ("spectrum", self.spectrum, self.spectrum.show_spectrum),
-        ):
+        for name in ("histogram", *_LAZY_VIEWS):
             runner = _Runner(self)
-            runner.done.connect(show)
+            runner.done.connect(lambda result, n=name: self._show_result(n, result))
             runner.done.connect(lambda _result, n=name: self._record_throughput(n))
             runner.failed.connect(self._failed)
             runner.busy.connect(self._busy_changed)
             runner.progress.connect(self._progress)
             self.runners[name] = runner
-            view.request.connect(lambda n=name: self._start(n))
+        self.histogram.request.connect(lambda: self._start("histogram"))
         self._update_buttons()
+
+    # the views
+
+    @property
+    def depth(self) -> DepthView:
+        return self._view("depth")  # type: ignore[return-value]
+
+    @property
+    def heatmap(self) -> HeatmapView:
+        return self._view("heatmap")  # type: ignore[return-value]
+
+    @property
+    def spectrum(self):  # -> gui.spectrum_view.SpectrumView
+        return self._view("spectrum")
+
+    def _made(self, name: str) -> QWidget | None:
+        return self._views.get(name)
+
+    def _view(self, name: str) -> QWidget:
+        """The view of a tab, made (in place of its tab's placeholder) on first use."""
+        view = self._views.get(name)
+        if view is not None:
+            return view
+        if name == "depth":
+            view = DepthView()
+            view.checkpoint = self.checkpoint
+            view.pattern_edit.setText(self._depth_pattern)
+            view.category = self._depth_category
+        elif name == "heatmap":
+            view = HeatmapView()
+        else:
+            from gui.spectrum_view import SpectrumView
+
+            view = SpectrumView()
+        self._views[name] = view
+        view.request.connect(lambda n=name: self._start(n))
+        _refuse_drops(view)
+        index = ("histogram", *_LAZY_VIEWS).index(name)
+        current = self.tabs.currentIndex()
+        self.tabs.blockSignals(True)
+        placeholder = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        self.tabs.insertTab(index, view, _TAB_TITLES[name])
+        self.tabs.setCurrentIndex(current)
+        self.tabs.blockSignals(False)
+        placeholder.deleteLater()
+        return view
+
+    def _show_result(self, name: str, result: object) -> None:
+        view = self._view(name)
+        {
+            "histogram": self.histogram.show_results,
+            "depth": getattr(view, "show_series", None),
+            "heatmap": getattr(view, "show_heatmap", None),
+            "spectrum": getattr(view, "show_spectrum", None),
+        }[name](result)
 
     # public API
 
@@ -1014,11 +1083,14 @@ class DistributionPanel(QWidget):
         self.checkpoint = checkpoint
         self.paths = []
         self.histogram.clear()
-        self.depth.clear()
-        self.depth.checkpoint = checkpoint
-        self.depth.pattern_edit.clear()
-        self.heatmap.clear()
-        self.spectrum.clear()
+        self._depth_pattern = ""
+        for name in _LAZY_VIEWS:
+            view = self._made(name)
+            if view is not None:
+                view.clear()
+        if self._made("depth") is not None:
+            self.depth.checkpoint = checkpoint
+            self.depth.pattern_edit.clear()
         self.histogram.set_scheme(None)
         self._show_message("")
         self.title.setText(
@@ -1049,8 +1121,11 @@ class DistributionPanel(QWidget):
         self._show_title()
         self.title.setToolTip("\n".join(p or "(whole model)" for p in paths))
         pattern = stats.depth_pattern(paths[0], self.checkpoint) if paths[0] else None
-        self.depth.pattern_edit.setText(pattern or "")
-        self.depth.category = _category(self.checkpoint, paths[0])
+        self._depth_pattern = pattern or ""
+        self._depth_category = _category(self.checkpoint, paths[0])
+        if self._made("depth") is not None:
+            self.depth.pattern_edit.setText(self._depth_pattern)
+            self.depth.category = self._depth_category
         self._stale = dict.fromkeys(self._stale, True)
         self._start_visible()
         self._update_buttons()
@@ -1097,11 +1172,11 @@ class DistributionPanel(QWidget):
 
     def export_image(self, path: str | Path, size: QSize = DEFAULT_SIZE) -> None:
         """The current plot as PNG, or SVG by the name's suffix, laid out at `size`."""
-        widget = self.tabs.currentWidget().plot_widget
+        widget = self._view(self._tab_name()).plot_widget
         _write_atomic(Path(path), lambda p: export_plot(widget, p, size))
 
     def export_csv(self, path: str | Path) -> None:
-        _write_atomic(Path(path), self.tabs.currentWidget().write_csv)
+        _write_atomic(Path(path), self._view(self._tab_name()).write_csv)
 
     # work
 
@@ -1115,6 +1190,7 @@ class DistributionPanel(QWidget):
             self._start(self._tab_name())
 
     def _tab_changed(self) -> None:
+        self._view(self._tab_name())  # a tab shown for the first time: its view is made now
         if self.paths:
             self._start_visible()
 
@@ -1166,8 +1242,9 @@ class DistributionPanel(QWidget):
     def _ask_before_reading(self, name: str, nbytes: int) -> None:
         """Minutes of reading wait for a click (the same size rule as the health check)."""
         self.runners[name].cancel()
-        view = {"histogram": self.histogram, "depth": self.depth, "heatmap": self.heatmap}[name]
-        view.clear()  # not the previous selection's plot under this one's title
+        view = self._made(name)
+        if view is not None:
+            view.clear()  # not the previous selection's plot under this one's title
         self._asking[name] = nbytes
         self.read_prompt.ask(max(self._asking.values()))
 

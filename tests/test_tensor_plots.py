@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PySide6.QtWidgets import QAbstractScrollArea
 from safetensors.torch import save_file
 
 from core import open_checkpoint, stats
@@ -156,6 +157,21 @@ def test_depth_plot_has_one_point_per_block(qtbot, panel, model):
         for i in range(BLOCKS)
     ]
     np.testing.assert_allclose(y, wanted)
+
+
+def test_only_the_histogram_is_made_until_another_tab_is_shown(qtbot, panel, model):
+    """Depth, heatmap and spectrum each hold a plot (40 ms of the panel's start): they are made
+    when their tab is first shown, and then follow the selection made before."""
+    panel.show_selection(["model.layers.2.mlp.down_proj.weight"])
+    wait_for_histogram(qtbot, panel, 1)
+    assert all(panel._made(name) is None for name in ("depth", "heatmap", "spectrum"))
+    panel.tabs.setCurrentIndex(1)
+    assert panel._made("depth") is not None and panel.tabs.currentWidget() is panel.depth
+    assert panel.depth.pattern_edit.text() == "model.layers.*.mlp.down_proj.weight"
+    qtbot.waitUntil(lambda: panel.depth.series is not None, timeout=10_000)
+    for scroll in panel.depth.findChildren(QAbstractScrollArea):  # a dropped file opens a tab
+        assert not scroll.viewport().acceptDrops()
+    assert panel._made("heatmap") is None
 
 
 def test_heatmap_of_a_matrix_states_its_rule(qtbot, panel, model):
