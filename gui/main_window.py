@@ -454,24 +454,42 @@ class MainWindow(QMainWindow):
         self._make_memory_dock()
 
     def _make_memory_dock(self) -> None:
-        """The Memory panel, a tab beside the hyperparameters (gui/memory_panel.py)."""
-        from gui.memory_panel import MemoryPanel  # noqa: PLC0415
-
-        self.memory = MemoryPanel()
+        """The Memory panel, a tab beside the hyperparameters (gui/memory_panel.py), made when
+        its tab is first shown or it is asked for (`memory`): behind the hyperparameters it
+        would only add its module and form to every start."""
+        self._memory = None
         # its form and plot want ~430 px of height: scrolled, they no longer set the height of
         # the whole bottom area (which squeezed the tree to a few rows and the window past 700)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(self.memory)
+        self._memory_scroll = QScrollArea()
+        self._memory_scroll.setWidgetResizable(True)
+        self._memory_scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.memory_dock = self._dock(
-            "Memory", "memory", scroll, Qt.DockWidgetArea.BottomDockWidgetArea
+            "Memory", "memory", self._memory_scroll, Qt.DockWidgetArea.BottomDockWidgetArea
         )
-        self.memory.set_wanted(False)  # behind the hyperparameters until its tab is chosen
-        self.memory_dock.visibilityChanged.connect(self.memory.set_wanted)
+        self.memory_dock.visibilityChanged.connect(self._memory_visible)
         # tabified once the window is shown: a second tab group made before that left Qt (6.11)
         # with a stray copy of its tab bar, painted over the status bar
         self._memory_tab_pending = True
+
+    @property
+    def memory(self):  # -> gui.memory_panel.MemoryPanel
+        """The Memory panel, made on first use with the current checkpoint."""
+        if self._memory is None:
+            from gui.memory_panel import MemoryPanel  # noqa: PLC0415
+
+            panel = MemoryPanel()
+            panel.set_wanted(self.memory_dock.isVisible() and not self.memory_dock.isHidden())
+            self._memory_scroll.setWidget(panel)
+            self._memory = panel
+            tab = self.current_tab()
+            panel.set_checkpoint(tab.checkpoint if tab is not None else None)
+        return self._memory
+
+    def _memory_visible(self, visible: bool) -> None:
+        if visible:
+            self.memory.set_wanted(True)
+        elif self._memory is not None:
+            self._memory.set_wanted(False)  # behind the hyperparameters: no plan to compute
 
     def _tabify_memory_once(self) -> None:
         if self._memory_tab_pending:
@@ -1135,7 +1153,8 @@ class MainWindow(QMainWindow):
             self.hparams.set_checkpoint(checkpoint)
             if checkpoint is not None and tab is not None and tab.selection:
                 self.hparams.highlight_for(tab.selection)
-        self.memory.set_checkpoint(checkpoint)
+        if self._memory is not None:  # else it takes the current tab when made
+            self._memory.set_checkpoint(checkpoint)
         self._show_values(tab, tab.selection if tab is not None else [])
         self._update_actions()
 

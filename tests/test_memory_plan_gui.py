@@ -64,3 +64,18 @@ def test_window_memory_dock_follows_the_current_tab(qtbot, llama8b: Path) -> Non
     assert window.memory.plan is not None and window.memory.plan.kv_cache.layers == 32
     window.close_current()
     assert window.memory.checkpoint is None
+
+
+def test_window_makes_the_memory_panel_when_its_tab_is_shown(qtbot, llama8b: Path) -> None:
+    """Behind the hyperparameters the panel only cost every start its module and form."""
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.opened, timeout=20000):
+        window.open_path(llama8b)
+    assert window._memory is None
+    window.memory_dock.show()
+    window.memory_dock.raise_()
+    qtbot.waitUntil(lambda: window._memory is not None, timeout=5000)
+    assert window.memory.checkpoint is window.current_tab().checkpoint
+    qtbot.waitUntil(lambda: window.memory.plan is not None, timeout=5000)
