@@ -147,8 +147,8 @@ class TensorStats:
     inf: int
     zeros: int
     finite: int
-    min: float | None
-    max: float | None
+    min: float | int | None  # an integer tensor's extremes: exact ints
+    max: float | int | None
     mean: float | None
     std: float | None
     abs_mean: float | None

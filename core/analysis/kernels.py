@@ -37,8 +37,8 @@ class _Moments:
     inf: int = 0
     zeros: int = 0
     finite: int = 0
-    min: float = math.inf
-    max: float = -math.inf
+    min: float | int = math.inf  # an integer tensor's extremes are kept as exact ints
+    max: float | int = -math.inf
     mean: float = 0.0
     m2: float = 0.0
     abs_sum: float = 0.0
@@ -86,8 +86,12 @@ def _moments_of(raw: np.ndarray) -> _Moments:
     n = int(values.size)
     if n:
         result.finite = n
-        result.min = float(values.min())
-        result.max = float(values.max())
+        if raw.dtype.kind in "iu":
+            # exactly: int64's 9223372036854775807 is not float64's 9223372036854775808
+            result.min, result.max = int(raw.min()), int(raw.max())
+        else:
+            result.min = float(values.min())
+            result.max = float(values.max())
         result.mean = total / n
         deviations = np.subtract(values, result.mean, dtype=np.float64)
         result.m2 = float(_dot(deviations, deviations))
