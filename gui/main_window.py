@@ -121,6 +121,7 @@ class CheckpointTab(QWidget):
         self.spectra = None  # gui.spectrum_line.SpectrumLine once the checkpoint is shown
         self.place: Place | None = None  # what the tree showed, kept across a reload
         self._health_started = False
+        self.status = ""  # what the status line says while this tab is in front
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(6, 6, 6, 0)
         self.reload_bar = ReloadBar()
@@ -901,7 +902,9 @@ class MainWindow(QMainWindow):
         job.signals.cancelled.connect(lambda j=job: self._cancelled(j))
         job.signals.progress.connect(lambda done, total: self._progress(done, total))
         job.start()
-        self.statusBar().showMessage(f"Opening {tab.address or tab.path.name} …")
+        tab.status = f"Opening {tab.address or tab.path.name} …"
+        if self.tabs.currentWidget() is tab:
+            self.statusBar().showMessage(tab.status)
         self._progress_timer.start()
 
     def _job_over(self, job: Job) -> CheckpointTab | None:
@@ -931,7 +934,7 @@ class MainWindow(QMainWindow):
             index = self.tabs.indexOf(tab)
             self.tabs.setTabText(index, tab.title)
             files = len(checkpoint.files)
-            self.statusBar().showMessage(
+            tab.status = (
                 f"Opened {checkpoint.name} in {seconds:.2f} s · "
                 f"{units.exact(checkpoint.totals.tensors)} tensors · "
                 f"{files} file{'s' if files != 1 else ''}"
@@ -1143,6 +1146,8 @@ class MainWindow(QMainWindow):
         tab = self.current_tab()
         checkpoint = tab.checkpoint if tab is not None else None
         self.setWindowTitle(f"ParamScope — {tab.title}" if tab is not None else "ParamScope")
+        # the status line speaks of the tab in front, not of the file opened last
+        self.statusBar().showMessage(tab.status if tab is not None else "")
         if self.tabs.count() == 0:
             self._refresh_empty()
         if self._distribution is not None:  # else it takes the current tab when made

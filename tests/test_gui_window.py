@@ -575,3 +575,16 @@ def test_recent_files_keep_the_order_they_were_opened_in_and_drop_failures(
         window.open_path(broken)
     assert window.settings.recent()[:2] == [str(small), str(big)]
     assert str(broken) not in window.settings.recent()
+
+
+def test_the_status_line_speaks_of_the_tab_in_front(
+    qtbot, window: MainWindow, checkpoint_file: Path, tmp_path: Path
+) -> None:
+    """It said "Opened <the file opened last>" whichever tab was in front."""
+    folder = save_hf_folder(make_model(seed=6), tmp_path / "other-model")
+    window.open_paths([checkpoint_file, folder])
+    first, second = wait_opened(qtbot, window, 2)
+    window.tabs.setCurrentWidget(first)
+    assert "Opened tiny.safetensors" in window.statusBar().currentMessage()
+    window.tabs.setCurrentWidget(second)
+    assert "Opened other-model" in window.statusBar().currentMessage()
