@@ -106,6 +106,7 @@ UNIT_BYTES = 16 << 20  # largest piece of work handed to a worker process
 POOL_MIN_BYTES = 48 << 20  # below this, starting processes costs more than it saves
 
 from core.flags import FLAGS, OUTLIER_SIGMAS, SPARSE_SHARE  # noqa: E402, F401 — re-exported
+from core.readable import readable  # noqa: E402
 
 PERCENTILES = (0.1, 1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9)
 
@@ -981,8 +982,7 @@ def health(
 
     For the tree's and the summary's health flags; `FLAGS` says what each flag means.
     """
-    readable = [t for t in checkpoint.tensors if statistics_possible(t)]
-    results = many_stats(readable, 0, progress, cancelled, workers=workers)
+    results = many_stats(readable(checkpoint.tensors), 0, progress, cancelled, workers=workers)
     return {r.name: r for r in results}
 
 

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QWidget
 from core import units
 from core.flags import FLAGS
 from core.model import Checkpoint
-from core.readable import statistics_possible
+from core.readable import readable
 from gui import heap, read_guard
 from gui.colors import ALERT
 from gui.job_line import JobLine
@@ -46,7 +46,7 @@ class HealthLine(JobLine):
         self.checkpoint = checkpoint
         self.due = False  # a check is to start once the tree has painted
         self.results: dict[str, TensorStats] | None = None
-        self.readable = [t for t in checkpoint.tensors if statistics_possible(t)]
+        self.readable = readable(checkpoint.tensors)
         self.data_bytes = sum(t.source.nbytes for t in self.readable if t.source is not None)
         self.label.linkActivated.connect(self._link)
         self.report: HealthReport | None = None

@@ -54,6 +54,7 @@ from core.decode import decode, storage_dtype
 from core.errors import Cancelled, CheckpointError
 from core.fileread import Version, check_unchanged
 from core.model import NOT_PARAMETERS, Checkpoint, TensorInfo
+from core.readable import readable
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
@@ -357,25 +358,33 @@ class Geometry:
 
 def geometry(t: TensorInfo) -> Geometry | None:
     """The matrices of a weight, or None for tensors that are not weight matrices."""
-    shape = tuple(t.shape)
-    if t.numel == 0 or t.role in NOT_PARAMETERS or t.role == "norm":
+    if not _is_matrix(t):
         return None
+    shape = tuple(t.shape)
     if len(shape) == 2:
         return Geometry(shape[0], shape[1], 1, 1.0)
-    if t.role == "conv" and len(shape) == 4:
+    if len(shape) == 4:
         return Geometry(shape[0], shape[1], shape[2] * shape[3], CONV2D_SCALE)
-    if t.role == "conv" and len(shape) == 3:
-        return Geometry(shape[0], shape[1], shape[2], 1.0)
-    return None
+    return Geometry(shape[0], shape[1], shape[2], 1.0)
+
+
+def _is_matrix(t: TensorInfo) -> bool:
+    """Whether `geometry(t)` has matrices, without making them (asked of every tensor)."""
+    if t.numel == 0 or t.role in NOT_PARAMETERS or t.role == "norm":
+        return False
+    rank = len(t.shape)
+    return rank == 2 or (t.role == "conv" and rank in (3, 4))
 
 
 def spectrum_possible(t: TensorInfo) -> bool:
-    return geometry(t) is not None and stats.statistics_possible(t)
+    return _is_matrix(t) and stats.statistics_possible(t)
 
 
 def weight_matrices(tensors: Sequence[TensorInfo]) -> list[TensorInfo]:
-    """The tensors with a spectrum: 2-D weights and embeddings, conv kernels (tied copies once)."""
-    return [t for t in tensors if t.tied_to is None and spectrum_possible(t)]
+    """The tensors with a spectrum: 2-D weights and embeddings, conv kernels (tied copies once).
+    Asked on the window's thread of every tensor a model has: readability is worked out once per
+    dtype and encoding (core.readable.readable)."""
+    return readable(t for t in tensors if t.tied_to is None and _is_matrix(t))
 
 
 # --- reading rows ----------------------------------------------------------------------------------
