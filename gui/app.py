@@ -183,7 +183,7 @@ def screenshot(window, out: str, paths: list[str]) -> int:
     # while the jobs run (a window off screen still paints into its backing store, the tree and
     # every plot again after each change): grab() below renders the window once
     window.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen, True)
-    no_paint = _PaintBlocker()
+    no_paint = _paint_blocker()
     window.installEventFilter(no_paint)
     # a grab of the model as opened: spectra would take a core for seconds and are not in it
     window.auto_spectra = False
@@ -216,7 +216,7 @@ def screenshot(window, out: str, paths: list[str]) -> int:
     return 1 if failures or not paths else 0
 
 
-def _PaintBlocker():  # noqa: N802 — a class, made when Qt is loaded
+def _paint_blocker():  # -> QObject, made once Qt is loaded
     from PySide6.QtCore import QEvent, QObject
 
     class PaintBlocker(QObject):
