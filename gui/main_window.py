@@ -174,8 +174,18 @@ class CheckpointTab(QWidget):
         self.start_health()  # first: its worker processes get going while the rest loads
         self.spectra.prepare()
         window = self.window()
-        if "remote" not in self.checkpoint.facts and getattr(window, "auto_spectra", True):
-            self.spectra.start_if_small()
+        if "remote" in self.checkpoint.facts or not getattr(window, "auto_spectra", True):
+            return
+        health, spectra = self.health, self.spectra
+        if health is not None and health.busy:
+            # one after the other: two background jobs at once take the GIL from the window
+            # between them (a 100,000-tensor model froze it for seconds)
+            health.checked.connect(
+                lambda _report: spectra.start_if_small() if self.spectra is spectra else None,
+                Qt.ConnectionType.SingleShotConnection,
+            )
+        else:
+            spectra.start_if_small()
 
     def start_health(self) -> None:
         """The health check of a model small enough to check unasked, once per checkpoint shown:

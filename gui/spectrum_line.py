@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from core.analysis.spectrum import LayerSpectrum
 
 AUTO_SPECTRUM_ELEMENTS = 50_000_000  # models with fewer weight-matrix elements: computed on open
+# ... and no more matrices than this: each costs a few ms however small (a mixture of 100,000
+# experts' matrices would take the CPU for minutes unasked)
+AUTO_SPECTRUM_MATRICES = 5_000
 _computed: dict[tuple[str, int, int], dict[str, LayerSpectrum]] = {}  # per file version
 
 
@@ -96,7 +99,11 @@ class SpectrumLine(JobLine):
         cached = _computed.get(_file_key(self.checkpoint))
         if cached is not None:
             self._finished_with(cached)
-        elif self.matrices and self.elements <= AUTO_SPECTRUM_ELEMENTS:
+        elif (
+            self.matrices
+            and len(self.matrices) <= AUTO_SPECTRUM_MATRICES
+            and self.elements <= AUTO_SPECTRUM_ELEMENTS
+        ):
             self.start()
 
     def start(self) -> None:

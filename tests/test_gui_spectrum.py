@@ -99,3 +99,43 @@ def test_the_depth_tab_plots_alpha_per_block(qtbot, window, model):
         qtbot.waitUntil(lambda: depth.series is not None and not panel.busy, timeout=30_000)
         np.testing.assert_allclose(depth.values(), expected)
         np.testing.assert_allclose(depth.curve.getData()[1], expected)
+
+
+def test_spectra_start_once_the_health_check_has_ended(qtbot, window, model, monkeypatch):
+    """Two background jobs at once took the GIL from the window between them: a model of
+    100,000 tensors froze it for seconds. The spectra wait for the health check."""
+    from gui.spectrum_line import SpectrumLine
+
+    health_busy: list[bool] = []
+    real_start = SpectrumLine.start
+
+    def start(line: SpectrumLine) -> None:
+        health_busy.append(window.current_tab().health.busy)
+        real_start(line)
+
+    monkeypatch.setattr(SpectrumLine, "start", start)
+    window.open_path(model)
+    qtbot.waitUntil(lambda: not window.loading_jobs(), timeout=30_000)
+    tab = window.current_tab()
+    qtbot.waitUntil(lambda: tab.spectra.results is not None, timeout=60_000)
+    assert tab.health.results is not None
+    assert health_busy == [False]
+
+
+def test_a_model_of_many_small_matrices_waits_to_be_asked(qtbot, window, tmp_path, monkeypatch):
+    """Each matrix costs a few ms however small: a mixture of 100,000 experts' matrices took the
+    CPU for minutes unasked."""
+    from gui import spectrum_line
+
+    monkeypatch.setattr(spectrum_line, "AUTO_SPECTRUM_MATRICES", 10, raising=False)
+    rng = np.random.default_rng(1)
+    tensors = {f"experts.{i}.w": rng.standard_normal((4, 4)).astype(np.float32) for i in range(11)}
+    path = tmp_path / "experts.safetensors"
+    save_file(tensors, path)
+    window.open_path(path)
+    qtbot.waitUntil(lambda: not window.loading_jobs(), timeout=30_000)
+    tab = window.current_tab()
+    qtbot.waitUntil(lambda: tab.health.results is not None, timeout=30_000)
+    qtbot.wait(200)
+    assert tab.spectra.job is None and tab.spectra.results is None
+    assert "11 weight matrices" in tab.spectra.label.text()
