@@ -64,6 +64,7 @@ from gui.first_paint import after_first_paint
 from gui.health import HealthLine
 from gui.layer_tree import LayerTree
 from gui.open_url import TensorFetch, ask_address, remote_addresses
+from gui.prefetch import prefetch_histogram
 from gui.raw_values import RawValuesView
 from gui.report_action import ReportExporter
 from gui.settings import Settings
@@ -440,6 +441,7 @@ class MainWindow(QMainWindow):
         self._distribution = None
         self._plots_made = False
         self.auto_spectra = True  # a small model's spectra start once its tree has painted
+        self._prefetch = None  # a selection's numbers, read while the plots load (gui.prefetch)
         placeholder = _placeholder("Distributions appear here.")
         self.dist_dock = self._dock("Distribution", "distribution", placeholder)
         # the selected tensor's values, read on demand: beside the plots, a tab away
@@ -809,6 +811,8 @@ class MainWindow(QMainWindow):
             _compare().cancel_all(self)
         for check in self.health_checks():
             check.cancel()
+        if self._prefetch is not None:
+            self._prefetch.cancel()
         for index in range(self.tabs.count()):
             tab = self.tabs.widget(index)
             if isinstance(tab, CheckpointTab) and tab.spectra is not None:
@@ -1238,6 +1242,8 @@ class MainWindow(QMainWindow):
         if self._distribution is not None:
             self._distribution.show_selection(paths)
         else:
+            if tab.checkpoint is not None:  # read beside the plots' loading, found in the cache
+                self._prefetch = prefetch_histogram(tab.checkpoint, paths)
             _ = self.distribution  # made now, it shows the tab's selection (this one)
         if self.hparams is not None:
             self.hparams.highlight_for(paths)

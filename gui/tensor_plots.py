@@ -54,12 +54,11 @@ from gui.elided_label import ElidedLabel
 from gui.plot_axes import number_axes, plain_numbers
 from gui.plot_export import DEFAULT_SIZE, FILTERS, SizeDialog, export_plot
 from gui.plot_layout import arrange_plot_and_table, fit_columns
+from gui.prefetch import HIST_BINS  # the default, shared with the prefetch
 from gui.workers import Job
 
 RANGE_MODES = ("min – max", "mean ± 4σ", "custom")
 VALUE_MODES = ("effective", "stored")  # for a quantised weight with a scale
-HIST_BINS = 128
-
 
 # --- jobs ------------------------------------------------------------------------------------------
 

@@ -74,6 +74,9 @@ def stop_window_work(win) -> None:  # noqa: ANN001 — a gui.main_window.MainWin
             if line is not None:
                 line.cancel()
                 line.wait()
+    if win._prefetch is not None:
+        win._prefetch.cancel()
+        win._prefetch.wait(30)
     if win._distribution is not None:  # made only if a test used the plots
         win._distribution.cancel()
         win._distribution.wait()

@@ -208,3 +208,39 @@ def test_pysides_uses_pyside_question_is_answered_from_the_file_alike():
         module = importlib.import_module(name)
         assert fast(module) == ("PySide6" in inspect.getsource(module)), name
     assert fast(sys) is False  # a built-in module: no source, PySide's own answer
+
+
+def test_a_screenshot_run_ends_at_once_and_cleanly(tmp_path):
+    """`main.py --screenshot` skips the interpreter's teardown once its work is done (40 ms),
+    but still shuts its worker pool down: no leaked-semaphore warnings, the exit code kept."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from core.stats import POOL_MIN_BYTES
+
+    rows = POOL_MIN_BYTES // (4 * 1024) + 64  # big enough for the health check's workers
+    weights = np.random.default_rng(0).standard_normal((rows, 1024), dtype=np.float32)
+    model = tmp_path / "big.safetensors"
+    save_file({"layers.0.fc.weight": weights}, str(model))
+    out = tmp_path / "shot.png"
+    env = {**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}
+    done = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", str(out), str(model)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert out.exists() and "saved" in done.stdout
+    assert "leaked" not in done.stderr and "Traceback" not in done.stderr
+    missing = subprocess.run(
+        [sys.executable, "main.py", "--screenshot", str(out), str(tmp_path / "missing.pt")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert missing.returncode == 1 and "missing.pt" in missing.stderr
