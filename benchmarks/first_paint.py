@@ -18,15 +18,17 @@ Measured on the shared 2-core machine (medians of 9–11 runs; with cached bytec
 user's install — the environment's PYTHONDONTWRITEBYTECODE=1 made every run compile ~100 of our
 modules again, 0.1–0.2 s, and is cleared for the runs):
     before      MiniLM  paramscope 1.30× bare   screenshot 3.21× bare (bare 0.40 s, offscreen)
-    after       MiniLM  paramscope 0.83× bare   screenshot 1.93× bare (bare 0.39 s, offscreen)
-                MiniLM  paramscope 0.89× bare   screenshot 1.98× bare (bare 0.48 s, Xvfb)
-                demo    paramscope 0.87× bare   screenshot 1.64× bare (bare 0.41 s, offscreen)
+    after       MiniLM  paramscope 0.78× bare   screenshot 1.85× bare (bare 0.42 s, offscreen)
+                MiniLM  paramscope 0.86× bare   screenshot 1.91× bare (bare 0.41 s, Xvfb)
+                demo    paramscope 0.84× bare   screenshot 1.61× bare (bare 0.40 s, offscreen)
 What made the difference: numpy, the statistics engine, PyYAML and pyqtgraph load after the
 tree's first paint (the health check, the spectra, the hyperparameters' float formatting and the
 training-log plot no longer pull them in before it); the hyperparameter rows answer the view's
 many data() calls from a cached look; no Python event filter sees every event of the application;
 the screenshot paints the window once (off screen it painted after every change) and starts no
-spectra; the plot views and the Memory panel nobody is looking at are made when first shown.
+spectra; the plot views and the Memory panel nobody is looking at are made when first shown;
+a selection made before the plots exist is read while pyqtgraph loads; a one-shot run skips the
+interpreter's teardown once its exit handlers have run.
 """
 
 from __future__ import annotations
