@@ -399,3 +399,19 @@ def test_histograms_of_int64_extremes(tmp_path: Path, values: list[int]):
     assert result.min == min(values) and result.max == max(values)
     assert isinstance(result.min, int) and result.to_json()["max"] == max(values)
     assert int(result.counts.sum()) == len(values)
+
+
+def test_a_file_cut_after_it_was_opened_is_named_truncated_by_every_pass(tmp_path: Path):
+    """Cut short after the open, a health pass and a single tensor's statistics both say the
+    file is truncated (never statistics of what is not there)."""
+    path = tmp_path / "cut.safetensors"
+    save_file({f"t{i}": torch.randn(256) for i in range(4)}, str(path))
+    checkpoint = open_checkpoint(path)
+    with open(path, "r+b") as f:
+        f.truncate(path.stat().st_size - 600)
+    last = checkpoint.tensors[-1]
+    with pytest.raises(CheckpointError, match="file is truncated|should end at byte"):
+        stats.health(checkpoint, workers=1)
+    stats.clear_cache()
+    with pytest.raises(CheckpointError, match="should end at byte"):
+        stats.tensor_stats(last, workers=1)
