@@ -908,12 +908,20 @@ def _refuse_drops(view: QWidget) -> None:
         scroll.viewport().setAcceptDrops(False)
 
 
-_LAZY_VIEWS = ("depth", "heatmap", "spectrum")
 _TAB_TITLES = {
     "histogram": "&Histogram",
     "depth": "&Depth",
     "heatmap": "Heat&map",
     "spectrum": "&Spectrum",
+}
+_TABS = tuple(_TAB_TITLES)  # the views in their tabs' order
+_LAZY_VIEWS = _TABS[1:]  # all but the histogram: made when their tab is first shown
+# what each view draws a finished job's result with
+_SHOW = {
+    "histogram": "show_results",
+    "depth": "show_series",
+    "heatmap": "show_heatmap",
+    "spectrum": "show_spectrum",
 }
 
 
@@ -1007,7 +1015,7 @@ class DistributionPanel(QWidget):
         self.histogram.values_box.currentIndexChanged.connect(lambda _: self._show_title())
         self.histogram.kinds_box.currentIndexChanged.connect(lambda _: self._show_title())
         self.runners: dict[str, _Runner] = {}
-        for name in ("histogram", *_LAZY_VIEWS):
+        for name in _TABS:
             runner = _Runner(self)
             runner.done.connect(lambda result, n=name: self._show_result(n, result))
             runner.done.connect(lambda _result, n=name: self._record_throughput(n))
@@ -1054,7 +1062,7 @@ class DistributionPanel(QWidget):
         self._views[name] = view
         view.request.connect(lambda n=name: self._start(n))
         _refuse_drops(view)
-        index = ("histogram", *_LAZY_VIEWS).index(name)
+        index = _TABS.index(name)
         current = self.tabs.currentIndex()
         self.tabs.blockSignals(True)
         placeholder = self.tabs.widget(index)
@@ -1066,13 +1074,7 @@ class DistributionPanel(QWidget):
         return view
 
     def _show_result(self, name: str, result: object) -> None:
-        view = self._view(name)
-        {
-            "histogram": self.histogram.show_results,
-            "depth": getattr(view, "show_series", None),
-            "heatmap": getattr(view, "show_heatmap", None),
-            "spectrum": getattr(view, "show_spectrum", None),
-        }[name](result)
+        getattr(self._view(name), _SHOW[name])(result)
 
     # public API
 
@@ -1180,7 +1182,7 @@ class DistributionPanel(QWidget):
     # work
 
     def _tab_name(self) -> str:
-        return ("histogram", "depth", "heatmap", "spectrum")[self.tabs.currentIndex()]
+        return _TABS[self.tabs.currentIndex()]
 
     def _start_visible(self) -> None:
         if self._stale["histogram"]:
