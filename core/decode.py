@@ -22,24 +22,19 @@ from functools import cache
 import numpy as np
 
 from core.dtypes import DTYPES, RAW_STORAGE
+from core.readable import dtype_supported as is_supported  # noqa: F401 — one answer for both
 
-_STORAGE = RAW_STORAGE
-
-SUPPORTED: frozenset[str] = frozenset(_STORAGE)
-
-
-def is_supported(name: str) -> bool:
-    return name in _STORAGE
+SUPPORTED: frozenset[str] = frozenset(RAW_STORAGE)
 
 
 def storage_dtype(name: str) -> np.dtype:
     """The numpy type to read a tensor's raw bytes as; KeyError for types we cannot decode."""
-    return np.dtype(_STORAGE[name])
+    return np.dtype(RAW_STORAGE[name])
 
 
 def is_counted(name: str) -> bool:
     """True for types small enough (≤ 16 bits) to be summarised by counting bit patterns."""
-    return name in _STORAGE and DTYPES[name].bits <= 16
+    return name in RAW_STORAGE and DTYPES[name].bits <= 16
 
 
 def decode(raw: np.ndarray, name: str, out: type = np.float64) -> np.ndarray:

@@ -86,27 +86,24 @@ from core.analysis.sources import (  # noqa: F401
     _inflated_chunks,
     _pieces,
     _protobuf_chunks,
-    _raw_stream,
     _strided_chunks,
     _StridedFile,
     _Unit,
-    statistics_possible,
 )
 from core.decode import decode, is_counted, storage_dtype
-from core.decode import is_supported as dtype_supported
 from core.dtypes import DTYPES
 from core.errors import Cancelled, CheckpointError
 from core.fileread import Version, version
+from core.flags import FLAGS, OUTLIER_SIGMAS, SPARSE_SHARE  # noqa: F401 — re-exported
 from core.model import NOT_PARAMETERS, Checkpoint, DataSource, TensorInfo
+from core.readable import dtype_supported, readable, statistics_possible
+from core.readable import raw_stream as _raw_stream
 
 ProgressFn = Callable[[int, int], None]
 CancelledFn = Callable[[], bool]
 
 UNIT_BYTES = 16 << 20  # largest piece of work handed to a worker process
 POOL_MIN_BYTES = 48 << 20  # below this, starting processes costs more than it saves
-
-from core.flags import FLAGS, OUTLIER_SIGMAS, SPARSE_SHARE  # noqa: E402, F401 — re-exported
-from core.readable import readable  # noqa: E402
 
 PERCENTILES = (0.1, 1.0, 5.0, 25.0, 50.0, 75.0, 95.0, 99.0, 99.9)
 

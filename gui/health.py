@@ -47,7 +47,7 @@ class HealthLine(JobLine):
         self.due = False  # a check is to start once the tree has painted
         self.results: dict[str, TensorStats] | None = None
         self.readable = readable(checkpoint.tensors)
-        self.data_bytes = sum(t.source.nbytes for t in self.readable if t.source is not None)
+        self.data_bytes = sum(t.source.nbytes for t in self.readable)  # readable: all have one
         self.label.linkActivated.connect(self._link)
         self.report: HealthReport | None = None
         self._started = 0.0

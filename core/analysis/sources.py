@@ -23,8 +23,6 @@ from core.decode import storage_dtype
 from core.errors import Cancelled, CheckpointError
 from core.fileread import FileChanged, Version, check_unchanged, read_exact
 from core.model import DataSource
-from core.readable import raw_stream as _raw_stream  # noqa: F401 — re-exported
-from core.readable import statistics_possible  # noqa: F401 — re-exported
 
 CancelledFn = Callable[[], bool]
 
