@@ -47,17 +47,20 @@ def many_tensors(path: Path, count: int = 40_000) -> Path:
     return path
 
 
-def drag_events(paths: list[Path]) -> tuple[QMimeData, QDragEnterEvent]:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(
+def drag_enter(mime: QMimeData) -> QDragEnterEvent:
+    return QDragEnterEvent(
         QPoint(50, 50),  # Qt's drag-enter event takes an integer point; the drop a QPointF
         Qt.DropAction.CopyAction,
         mime,
         Qt.MouseButton.LeftButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    return mime, enter
+
+
+def drag_events(paths: list[Path]) -> tuple[QMimeData, QDragEnterEvent]:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return mime, drag_enter(mime)
 
 
 def drop(win: MainWindow, mime: QMimeData) -> QDropEvent:
@@ -154,14 +157,7 @@ def test_a_web_link_dragged_in_offers_to_open_its_headers(window: MainWindow) ->
     loopback Hub); here only the offer is checked, so nothing reaches the network."""
     mime = QMimeData()
     mime.setUrls([QUrl("https://huggingface.co/gpt2/resolve/main/model.safetensors")])
-    enter = QDragEnterEvent(
-        QPoint(50, 50),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, enter)
+    QApplication.sendEvent(window, drag_enter(mime))
     assert window.overlay.isVisible() and window.overlay.ok
     assert "headers only" in window.overlay.text and "huggingface.co" in window.overlay.text
 
@@ -169,14 +165,7 @@ def test_a_web_link_dragged_in_offers_to_open_its_headers(window: MainWindow) ->
 def test_a_link_of_another_scheme_dropped_is_refused_with_a_reason(window: MainWindow) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl("ftp://example.org/model.safetensors")])
-    enter = QDragEnterEvent(
-        QPoint(50, 50),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    QApplication.sendEvent(window, enter)
+    QApplication.sendEvent(window, drag_enter(mime))
     assert window.overlay.isVisible() and not window.overlay.ok
     assert "https links" in window.overlay.text and "example.org" in window.overlay.text
     assert not drop(window, mime).isAccepted()
